@@ -1,0 +1,66 @@
+"""`e911-router config check|show`: validate the configuration the way startup does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from router.settings import Settings, SettingsError, load_settings_from_environment
+
+_SECRET_FIELDS = {"admin_tokens", "smtp_url", "webhook_secret"}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("config", help="check or show the configuration")
+    actions = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = actions.add_parser("check", help="load .env + environment; exit 2 on a bad value")
+    check.add_argument("--env-file", help="read this file instead of .env")
+    check.set_defaults(handler=_check)
+    show = actions.add_parser("show", help="print the effective settings as JSON (no secrets)")
+    show.add_argument("--env-file", help="read this file instead of .env")
+    show.set_defaults(handler=_show)
+
+
+def load_or_exit(env_file: str | None) -> Settings | None:
+    """Load settings; on error print the one-line reason to stderr and return None."""
+    try:
+        return load_settings_from_environment(env_file)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def _check(args: argparse.Namespace) -> int:
+    settings = load_or_exit(args.env_file)
+    if settings is None:
+        return 2
+    print("configuration OK")
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def _show(args: argparse.Namespace) -> int:
+    settings = load_or_exit(args.env_file)
+    if settings is None:
+        return 2
+    out = {f.name: ("<set>" if getattr(settings, f.name) else "")
+           if f.name in _SECRET_FIELDS else _jsonable(getattr(settings, f.name))
+           for f in fields(settings)}
+    print(json.dumps(out, indent=2))
+    return 0

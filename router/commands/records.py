@@ -1,0 +1,134 @@
+"""`e911-router records verify|export`: the call records an auditor asks for.
+
+`verify` walks the whole hash chain and the store's head: exit 0 and "chain intact" when every
+record holds, exit 1 naming the first broken record (seq and id) and why. `export` writes the
+records whose INVITE came in [--from, --to) as CSV or JSON, with the notification outcomes
+joined from the outbox. docs/observability.md, "Call records".
+
+Exit codes: 0 fine, 1 the chain is broken, 2 bad arguments or the store cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from router.settings import SettingsError, load_settings_from_environment
+
+if TYPE_CHECKING:
+    from router.location.store import Store
+
+EXIT_OK = 0
+EXIT_BROKEN = 1
+EXIT_USAGE = 2
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = sub.add_parser("records", help="verify or export the 911/933 call records")
+    commands = group.add_subparsers(dest="records_command", metavar="COMMAND", required=True)
+    verify = commands.add_parser("verify", help="check the hash chain; name the first broken "
+                                                "record")
+    verify.add_argument("--env-file", help="read this file instead of .env")
+    verify.set_defaults(handler=_verify_command)
+    export = commands.add_parser("export", help="write records as CSV or JSON for an auditor")
+    export.add_argument("--from", dest="start", type=_instant, metavar="WHEN",
+                        help="first INVITE time included (2026-03-01 or ISO 8601; UTC)")
+    export.add_argument("--to", dest="end", type=_instant, metavar="WHEN",
+                        help="INVITE times before this one (exclusive)")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--output", type=Path, help="write here instead of stdout")
+    export.add_argument("--env-file", help="read this file instead of .env")
+    export.set_defaults(handler=_export_command)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a date (2026-03-01) or an ISO 8601 time") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _open(env_file: str | None) -> Store | None:
+    try:
+        settings = load_settings_from_environment(env_file)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    from router.location.store import open_store
+    from router.observe import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format.value)
+    try:
+        return open_store(settings.database_url, migrate=False)
+    except Exception as exc:
+        print(f"error: cannot open the store ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
+
+
+def _verify_command(args: argparse.Namespace) -> int:
+    from router.records.store import RecordStore
+
+    store = _open(args.env_file)
+    if store is None:
+        return EXIT_USAGE
+    try:
+        verdict = RecordStore(store).verify()
+    except Exception as exc:
+        print(f"error: cannot read the records ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        store.close()
+    if verdict.broken is None:
+        print(f"chain intact: {verdict.checked} records, last seq {verdict.last_seq}")
+        print(f"head hash: {verdict.last_hash}")
+        return EXIT_OK
+    broken = verdict.broken
+    print(f"chain BROKEN at record {broken.seq} ({broken.id}): {broken.reason}")
+    print(f"records checked: {verdict.checked}; records before {broken.seq} are intact")
+    return EXIT_BROKEN
+
+
+def _export_command(args: argparse.Namespace) -> int:
+    from router.records.export import write_csv, write_json
+    from router.records.store import RecordStore
+
+    if args.start and args.end and args.start >= args.end:
+        print("error: --from must be before --to", file=sys.stderr)
+        return EXIT_USAGE
+    store = _open(args.env_file)
+    if store is None:
+        return EXIT_USAGE
+    records = RecordStore(store)
+    try:
+        items = records.between(args.start, args.end)
+        notifications = records.notifications([i.record.sip_call_id for i in items])
+        verdict = records.verify()
+    except Exception as exc:
+        print(f"error: cannot read the records ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        store.close()
+    with contextlib.ExitStack() as stack:
+        out: TextIO = (stack.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+                       if args.output else sys.stdout)
+        if args.format == "json":
+            write_json(out, items, notifications, {
+                "exported_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "from": args.start.isoformat() if args.start else None,
+                "to": args.end.isoformat() if args.end else None,
+                "chain": {"intact": verdict.ok, "records": verdict.checked,
+                          "head_seq": verdict.last_seq, "head_hash": verdict.last_hash,
+                          "first_broken": verdict.broken.seq if verdict.broken else None},
+            })
+        else:
+            write_csv(out, items, notifications)
+    if not verdict.ok:
+        print("warning: the record chain is broken; run `e911-router records verify`",
+              file=sys.stderr)
+    return EXIT_OK

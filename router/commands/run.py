@@ -1,0 +1,141 @@
+"""`e911-router run`: the router on one host, supervised.
+
+With `E911_FRONT=kamailio` (the default): Kamailio listens on E911_SIP_LISTEN and spreads calls
+over E911_WORKERS workers on E911_WORKER_LISTEN's host, ports port .. port + N - 1 (plus any
+E911_KAMAILIO_REMOTE_WORKERS); each worker trusts only the front, which checks the real
+E911_TRUSTED_PEERS and passes the device's address in E911_DEVICE_IP_HEADER. With
+`E911_FRONT=none`: N workers on E911_SIP_LISTEN's port and the next ones, no front.
+
+Also started when their commands exist: the HTTP API (`api`) and the notification sender
+(`notify sender`). Before anything starts, every port is checked and Kamailio's rendered
+configuration is checked with `kamailio -c`: a taken port or a refused config is one line on
+stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import socket
+import sys
+from pathlib import Path
+
+from router.commands.kamailio import kamailio_binary, prepare
+from router.kamailio.front import FrontConfig, front_peers, local_workers
+from router.observe import configure_logging
+from router.settings import Front, HostPort, Settings, SettingsError, load_settings_from_environment
+from router.supervisor import ChildKind, ChildSpec, PortTaken, Supervisor, check_port_free
+
+EXIT_CONFIG = 2
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("run", help="run the router (front, workers, API, notification "
+                                        "sender)")
+    parser.add_argument("--env-file", help="read this file instead of .env")
+    parser.add_argument("--trunk-probe-seconds", type=float, default=10.0,
+                        help="OPTIONS-probe every trunk this often for e911_trunk_up "
+                             "(0: never; default 10)")
+    parser.set_defaults(handler=_run_command)
+
+
+def worker_environment(settings: Settings, address: HostPort) -> tuple[tuple[str, str], ...]:
+    """What one worker process is told on top of the shared settings: its own address, and,
+    behind the front, that it has no front of its own and trusts only the front (whose
+    device-IP header it then believes)."""
+    env = [("E911_SIP_LISTEN", str(address)), ("E911_WORKERS", "1"), ("E911_FRONT", "none")]
+    if settings.front is Front.KAMAILIO:
+        peers = ",".join(str(n) for n in front_peers(settings))
+        env += [("E911_TRUSTED_PEERS", peers), ("E911_PBX_PEERS", peers)]
+    return tuple(env)
+
+
+def worker_children(settings: Settings, env_file: str | None) -> list[ChildSpec]:
+    return [
+        ChildSpec(f"worker-{k}", _router_argv(("worker",), env_file), ChildKind.WORKER,
+                  env=worker_environment(settings, address), sip_probe=address)
+        for k, address in enumerate(local_workers(settings), start=1)
+    ]
+
+
+def service_children(env_file: str | None, *, has_api: bool, has_sender: bool
+                     ) -> list[ChildSpec]:
+    specs = []
+    if has_api:
+        specs.append(ChildSpec("api", _router_argv(("api",), env_file), ChildKind.SERVICE))
+    if has_sender:
+        specs.append(ChildSpec("notify-sender", _router_argv(("notify", "sender"), env_file),
+                               ChildKind.SERVICE))
+    return specs
+
+
+def kamailio_child(settings: Settings, front: FrontConfig, binary: str) -> ChildSpec:
+    """`-DD`: the main process stays in the foreground (our child) and forks its receivers;
+    `-E`: log to stderr (ours); `-m`/`-M`: shared / private memory in MB (DESIGN.md: 64 MB of
+    shared memory fails at 500 calls/s)."""
+    argv = (binary, "-DD", "-E", "-f", str(front.cfg_path),
+            "-m", str(settings.kamailio_shm_mb), "-M", str(settings.kamailio_pkg_mb),
+            "-Y", str(front.run_dir))
+    return ChildSpec("kamailio", argv, ChildKind.FRONT, own_group=True)
+
+
+def check_ports(settings: Settings, *, has_api: bool) -> None:
+    """Every port this host will listen on, before anything starts (PortTaken names it)."""
+    kinds = [socket.SOCK_DGRAM] + ([socket.SOCK_STREAM] if "tcp" in settings.sip_transports
+                                   else [])
+    if settings.front is Front.KAMAILIO:
+        check_port_free(f"E911_SIP_LISTEN={settings.sip_listen} (Kamailio)",
+                        settings.sip_listen, kinds)
+        base = "E911_WORKER_LISTEN"
+    else:
+        base = "E911_SIP_LISTEN"
+    for k, address in enumerate(local_workers(settings), start=1):
+        check_port_free(f"{base} (worker {k} on {address})", address, kinds)
+    if has_api:
+        check_port_free(f"E911_API_LISTEN={settings.api_listen}", settings.api_listen,
+                        [socket.SOCK_STREAM])
+
+
+def build_children(settings: Settings, env_file: str | None, *, has_api: bool,
+                   has_sender: bool) -> list[ChildSpec]:
+    """Check ports, render and check the front's config, and list the children to start."""
+    check_ports(settings, has_api=has_api)
+    children = worker_children(settings, env_file)
+    children += service_children(env_file, has_api=has_api, has_sender=has_sender)
+    if settings.front is Front.KAMAILIO:
+        binary = kamailio_binary(settings)
+        front = prepare(settings)
+        children.append(kamailio_child(settings, front, binary))
+    return children
+
+
+def _router_argv(args: tuple[str, ...], env_file: str | None) -> tuple[str, ...]:
+    argv = (sys.executable, "-m", "router", *args)
+    return (*argv, "--env-file", str(Path(env_file).resolve())) if env_file else argv
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings_from_environment(args.env_file)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level, settings.log_format.value)
+    has_api = importlib.util.find_spec("router.commands.api") is not None
+    has_sender = importlib.util.find_spec("router.commands.notify") is not None
+    try:
+        children = build_children(settings, args.env_file, has_api=has_api,
+                                  has_sender=has_sender)
+    except (PortTaken, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    # Metrics endpoint, trunk probes, outbox age: docs/observability.md.
+    from router.metrics_server import host_observability, with_child_env
+
+    host = host_observability(settings, probe_seconds=args.trunk_probe_seconds)
+    supervisor = Supervisor(with_child_env(children, host), on_exit=host.child_exited)
+    host.children = supervisor.status
+    try:
+        return supervisor.run()
+    finally:
+        host.stop()

@@ -1,0 +1,84 @@
+"""``e911-router worker [--port N]``: run one SIP worker in the foreground.
+
+The supervisor (`e911-router run`) starts one per port; run it alone to debug a call path.
+It reads the E911_* settings, opens the location store named by E911_DATABASE_URL, keeps an
+in-memory view of it fresh, and serves INVITEs until SIGTERM (then drains and exits 0).
+Log lines are JSON on stderr; `e911.worker.ready` says the port is open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import structlog
+
+from router.location.view import LocationView
+from router.settings import SettingsError, load_settings_from_environment
+
+EXIT_CONFIG = 2
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("worker", help="run one SIP worker in the foreground")
+    parser.add_argument("--port", type=int, default=None,
+                        help="listen on this port instead of E911_SIP_LISTEN's")
+    parser.add_argument("--env-file", help="read this file instead of .env")
+    parser.set_defaults(handler=_worker_command)
+
+
+def _worker_command(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings_from_environment(args.env_file)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    # Imported here, not at module level: every `e911-router` command imports this module to
+    # register it, and only the worker should pay for loading pjsua2.
+    from router.location.bindings import BindPrefixes
+    from router.location.store import open_store
+    from router.notify.service import recorder_for
+    from router.observe import WorkerObservers, configure_logging
+    from router.plan import RoutingPolicy
+    from router.sip.route import CallRouter
+    from router.sip.serve import serve
+    from router.sip.worker import Worker, WorkerConfig
+
+    configure_logging(settings.log_level, settings.log_format.value)
+    store = open_store(settings.database_url,
+                       bind_prefixes=BindPrefixes(settings.bind_prefix_v4,
+                                                  settings.bind_prefix_v6))
+    view = LocationView(store)
+    _first_load(view)
+    view.start()
+    # Kari's Law: 911/933 decisions queue a notice; its thread writes the outbox (or spool).
+    recorder = recorder_for(settings, store)
+    recorder.start()
+    # Metrics, call records and the slot gauge: docs/observability.md.
+    config = WorkerConfig.from_settings(settings, port=args.port)
+    observers = WorkerObservers.for_store(store, port=config.port,
+                                          retention_days=settings.record_retention_days)
+    try:
+        router = CallRouter(settings.dialplan_config(), observers.timed(view),
+                            RoutingPolicy.from_settings(settings))
+        worker = Worker(config, router, on_route_decided=recorder.observe_route,
+                        on_outcome=observers.observe)
+        observers.start(lambda: worker.submit(lambda: len(worker.legs)))
+        return serve(worker)
+    finally:
+        observers.stop()
+        recorder.stop()
+        view.stop()
+        store.close()
+
+
+def _first_load(view: LocationView) -> None:
+    """Load the view before taking calls when the store answers; when it does not, start
+    anyway (an unloaded view answers Unlocated: 911 still goes to the sorting center)."""
+    log = structlog.get_logger("router.commands.worker")
+    try:
+        view.refresh()
+    except Exception as exc:  # the poller keeps trying; calls must not wait for the store
+        log.warning("e911.location.first_load_failed", error=type(exc).__name__)
+        return
+    log.info("e911.location.view_loaded", seq=view.seq)

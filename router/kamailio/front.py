@@ -1,0 +1,110 @@
+"""What the Kamailio front needs to know, gathered from the router's settings. Pure.
+
+One source of truth: the listen address, the trusted peers, the trunks and the emergency dial
+strings Kamailio uses are the very settings and dial plan the workers use.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from router.kamailio.patterns import EmergencyPatterns, emergency_patterns
+from router.plan import EMERGENCY_USER, TEST_USER, with_user
+from router.settings import Front, HostPort, IPNetwork, Settings
+
+RETRY_AFTER_SECONDS = 5
+"""RFC 3261 s20.33 Retry-After on the front's own 503s (the workers use the same value)."""
+
+KAMAILIO_LOG_LEVELS = {"debug": 3, "info": 1, "warning": 0, "error": -1}
+"""E911_LOG_LEVEL -> Kamailio `debug`. `info` maps to NOTICE: per-call INFO lines at 1,000
+calls/s would cost more than the calls."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrontConfig:
+    """Everything `render` writes into kamailio.cfg and dispatcher.list."""
+
+    listen: HostPort
+    transports: tuple[str, ...]
+    workers: tuple[str, ...]
+    """Worker SIP URIs, dispatcher set 1: the local workers, then E911_KAMAILIO_REMOTE_WORKERS."""
+    trusted_peers: tuple[IPNetwork, ...]
+    pbx_peers: tuple[IPNetwork, ...]
+    device_ip_header: str
+    patterns: EmergencyPatterns
+    sorting_center: tuple[str, ...]
+    """Request-URIs (user 911) Kamailio tries in order for an emergency call no worker took."""
+    test_trunks: tuple[str, ...]
+    """Request-URIs (user 933) for a test call no worker took."""
+    worker_timeout_ms: int
+    trunk_timeout_ms: int
+    rate_limit_cps: int
+    """Non-emergency INVITEs a second for the whole front."""
+    source_limit: int
+    """pike: requests per 2 s from one direct sender; 0 = no per-sender limit."""
+    children: int
+    run_dir: Path
+    """Absolute: kamailio.cfg, dispatcher.list and Kamailio's runtime files."""
+    debug_level: int
+
+    @property
+    def cfg_path(self) -> Path:
+        return self.run_dir / "kamailio.cfg"
+
+    @property
+    def dispatcher_path(self) -> Path:
+        return self.run_dir / "dispatcher.list"
+
+
+def local_workers(settings: Settings) -> tuple[HostPort, ...]:
+    """Where this host's workers listen: behind Kamailio from E911_WORKER_LISTEN, without a
+    front from E911_SIP_LISTEN (worker k on port + k - 1)."""
+    base = settings.worker_listen if settings.front is Front.KAMAILIO else settings.sip_listen
+    return tuple(HostPort(base.host, base.port + k) for k in range(settings.workers))
+
+
+def sip_uri(address: HostPort) -> str:
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    return f"sip:{host}:{address.port}"
+
+
+def front_peers(settings: Settings) -> tuple[IPNetwork, ...]:
+    """The address the workers see every INVITE come from when Kamailio is in front: its listen
+    address, or the workers' own host when it listens on every interface (the kernel then picks
+    the source address on the workers' network)."""
+    host = settings.sip_listen.host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is None or address.is_unspecified:
+        try:
+            address = ipaddress.ip_address(settings.worker_listen.host)
+        except ValueError:
+            return ()
+    return (ipaddress.ip_network(address),)
+
+
+def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
+    workers = tuple(sip_uri(w) for w in local_workers(settings)) + \
+        settings.kamailio_remote_workers
+    return FrontConfig(
+        listen=settings.sip_listen,
+        transports=settings.sip_transports,
+        workers=workers,
+        trusted_peers=settings.trusted_peers,
+        pbx_peers=settings.pbx_peers,
+        device_ip_header=settings.device_ip_header,
+        patterns=emergency_patterns(settings.dialplan_config()),
+        sorting_center=tuple(with_user(t, EMERGENCY_USER) for t in settings.trunk_sorting_center),
+        test_trunks=tuple(with_user(t, TEST_USER) for t in settings.trunk_test),
+        worker_timeout_ms=settings.kamailio_worker_timeout_ms,
+        trunk_timeout_ms=round(settings.trunk_timeout_seconds * 1000),
+        rate_limit_cps=settings.kamailio_worker_cps * len(workers),
+        source_limit=settings.kamailio_source_limit,
+        children=settings.kamailio_children,
+        run_dir=run_dir,
+        debug_level=KAMAILIO_LOG_LEVELS.get(settings.log_level, 1),
+    )

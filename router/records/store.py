@@ -1,0 +1,214 @@
+"""Call records in the store: append one at a time per store, read, prune bodies, verify.
+
+Appends are serialised on the chain's head row (`call_record_head`): on PostgreSQL
+`SELECT ... FOR UPDATE` makes every other appender (another worker, another host) wait until
+this transaction commits; on SQLite the store's write transactions start with
+`BEGIN IMMEDIATE`, which takes the database's write lock up front. Inside the lock the new
+record gets `seq = head.seq + 1` and `prev_hash = head.hash`, so the chain never forks.
+Appending is idempotent on the record id: a spooled record imported twice is stored once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+
+from router.location import schema
+from router.records.chain import Verdict, link, verify
+from router.records.model import CallRecord, ChainedRecord, TrunkTry
+
+R = schema.call_records
+HEAD = schema.call_record_head
+N = schema.notifications
+D = schema.notification_deliveries
+
+READ_BATCH = 1000
+
+
+class StoreLike(Protocol):
+    """What the records need from `router.location.store.Store`."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationOutcome:
+    """One e-mail to one emergency contact about one call, as the outbox has it now."""
+
+    recipient: str
+    state: str
+    attempts: int
+    sent_at: datetime | None
+    possible_duplicate: bool
+
+
+class RecordStore:
+    """Safe to share between threads (one engine pool)."""
+
+    def __init__(self, store: StoreLike) -> None:
+        self._engine = store.engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(e911_write=True)  # SQLite: BEGIN IMMEDIATE
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    # -- writing ------------------------------------------------------------------------
+
+    def append(self, record: CallRecord, *, now: datetime | None = None) -> ChainedRecord:
+        """Add `record` at the end of the chain and return it chained. When a record with
+        this id is already stored (a spooled copy imported again), return that one."""
+        recorded_at = now or datetime.now(UTC)
+        with self._write() as conn:
+            head = conn.execute(
+                sa.select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+            ).one()
+            existing = conn.execute(sa.select(R).where(R.c.id == record.id)).first()
+            if existing is not None:
+                return _chained_from(existing)
+            prev = None
+            if head.seq:
+                prev = ChainedRecord(int(head.seq), recorded_at, record, "", str(head.hash))
+            item = link(prev, recorded_at, record)
+            conn.execute(R.insert().values(**_row_of(item)))
+            conn.execute(HEAD.update().where(HEAD.c.id == 1).values(seq=item.seq, hash=item.hash))
+        return item
+
+    def prune_bodies(self, before: datetime, *, now: datetime | None = None) -> int:
+        """Drop the PIDF-LO body of records whose INVITE came before `before` (the retention
+        period, E911_RECORD_RETENTION_DAYS); their hashes stay. Returns how many."""
+        with self._write() as conn:
+            return int(conn.execute(
+                R.update().where(R.c.invite_at < before, R.c.pidf_lo.is_not(None))
+                .values(pidf_lo=None, pidf_pruned_at=now or datetime.now(UTC))
+            ).rowcount)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
+        with self._read() as conn:
+            row = conn.execute(sa.select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)).one()
+        return int(row.seq), str(row.hash)
+
+    def count(self) -> int:
+        with self._read() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(R)) or 0)
+
+    def get(self, record_id: str) -> ChainedRecord | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(R).where(R.c.id == record_id)).first()
+        return _chained_from(row) if row is not None else None
+
+    def iter_chain(self, *, batch: int = READ_BATCH) -> Iterator[ChainedRecord]:
+        """Every record in `seq` order, read in batches (keyset pagination)."""
+        after = 0
+        while True:
+            with self._read() as conn:
+                rows = conn.execute(
+                    sa.select(R).where(R.c.seq > after).order_by(R.c.seq).limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _chained_from(row)
+            after = int(rows[-1].seq)
+
+    def between(self, start: datetime | None, end: datetime | None, *,
+                limit: int | None = None, account_id: str | None = None
+                ) -> list[ChainedRecord]:
+        """Records whose INVITE came in [start, end) (of one account when given), oldest
+        first."""
+        query = sa.select(R)
+        if account_id is not None:
+            query = query.where(R.c.account_id == account_id)
+        if start is not None:
+            query = query.where(R.c.invite_at >= start)
+        if end is not None:
+            query = query.where(R.c.invite_at < end)
+        query = query.order_by(R.c.invite_at, R.c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as conn:
+            return [_chained_from(r) for r in conn.execute(query).all()]
+
+    def verify(self) -> Verdict:
+        """Check the whole chain and its head (docs/observability.md, "Call records")."""
+        head = self.head()
+        return verify(self.iter_chain(), head=head)
+
+    def notifications(self, sip_call_ids: list[str]) -> dict[str, list[NotificationOutcome]]:
+        """Notification outcomes from the outbox, by the caller's Call-ID (the join key both
+        sides keep); an empty list for a call without a notification."""
+        found: dict[str, list[NotificationOutcome]] = {cid: [] for cid in sip_call_ids}
+        wanted = [cid for cid in sip_call_ids if cid]
+        if not wanted:
+            return found
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(N.c.sip_call_id, D.c.recipient, D.c.state, D.c.attempts,
+                          D.c.sent_at, D.c.possible_duplicate)
+                .join(D, D.c.call_ref == N.c.call_ref)
+                .where(N.c.sip_call_id.in_(wanted))
+                .order_by(N.c.sip_call_id, D.c.position)
+            ).all()
+        for row in rows:
+            found[row.sip_call_id].append(NotificationOutcome(
+                recipient=row.recipient, state=row.state, attempts=int(row.attempts),
+                sent_at=row.sent_at, possible_duplicate=bool(row.possible_duplicate)))
+        return found
+
+    def summary_since(self, since: datetime) -> dict[tuple[str, str], int]:
+        """(call_class, outcome) -> records whose INVITE came at or after `since`."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(R.c.call_class, R.c.outcome, sa.func.count())
+                .where(R.c.invite_at >= since).group_by(R.c.call_class, R.c.outcome)
+            ).all()
+        return {(str(c), str(o)): int(n) for c, o, n in rows}
+
+
+def _row_of(item: ChainedRecord) -> dict[str, Any]:
+    r = item.record
+    return {
+        "seq": item.seq, "id": r.id, "recorded_at": item.recorded_at,
+        "call_class": r.call_class, "outcome": r.outcome, "result": r.result,
+        "final_status": r.final_status, "action": r.action, "invite_at": r.invite_at,
+        "answered_at": r.answered_at, "ended_at": r.ended_at, "dialed": r.dialed,
+        "account_id": r.account_id, "sip_user": r.sip_user, "sip_call_id": r.sip_call_id,
+        "worker": r.worker, "call_ref": r.call_ref,
+        "trunks_tried": [t.to_json() for t in r.trunks_tried], "trunk_used": r.trunk_used,
+        "location_id": r.location_id, "location_source": r.location_source,
+        "callback_number": r.callback_number, "pidf_sha256": r.pidf_sha256,
+        "pidf_lo": r.pidf_lo, "pidf_pruned_at": item.pidf_pruned_at, "path": r.path,
+        "prev_hash": item.prev_hash, "hash": item.hash,
+    }
+
+
+def _chained_from(row: Row[Any]) -> ChainedRecord:
+    record = CallRecord(
+        id=row.id, call_class=row.call_class, outcome=row.outcome, result=row.result,
+        final_status=int(row.final_status), action=row.action, invite_at=row.invite_at,
+        answered_at=row.answered_at, ended_at=row.ended_at, dialed=row.dialed,
+        account_id=row.account_id, sip_user=row.sip_user, sip_call_id=row.sip_call_id,
+        worker=row.worker, call_ref=row.call_ref,
+        trunks_tried=tuple(TrunkTry.from_json(t) for t in row.trunks_tried or []),
+        trunk_used=row.trunk_used, location_id=row.location_id,
+        location_source=row.location_source, callback_number=row.callback_number,
+        pidf_sha256=row.pidf_sha256, pidf_lo=row.pidf_lo, path=row.path,
+    )
+    return ChainedRecord(int(row.seq), row.recorded_at, record, row.prev_hash, row.hash,
+                         row.pidf_pruned_at)

@@ -1,0 +1,320 @@
+"""Signalling-only B2BUA: the caller leg and one trunk leg at a time, hunting along the plan.
+
+    caller --INVITE--> [Bridge] --INVITE (PIDF-LO, PAI, Priority)--> trunk 1
+                                <-- 503 / 408 / 5xx / 6xx / timeout
+                                --INVITE--> trunk 2 ... --> sorting center (last)
+           <--180/183-- relayed <-- 18x
+           <--200 (trunk SDP)-- <-- 200
+    BYE or CANCEL on either side ends the other.
+
+The SDP passes through (the caller's offer goes out byte for byte in the trunk leg's
+`onCallSdpCreated`; the trunk's answer comes back in `CallOpParam.sdp`), so no media flows
+through this process and the bridge lives on the loop account. Cross-leg actions are deferred
+to the worker loop (never made inside another call's pjsua2 callback).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import pjsua2 as pj
+
+from router.hlang import add_hlang
+from router.plan import Action
+from router.sip.control import Services
+from router.sip.legs import Leg, LegState, call_param, invite_param
+from router.sip.outcome import CallOutcome, Result, TrunkAttempt
+from router.sip.requests import call_facts, pidf_of
+from router.sip.route import Routed
+
+MAKE_CALL_RETRIES = 20
+"""`makeCall` refused (no free slot for an instant): retry on the next loop turns (~10 ms
+each) before counting the attempt as failed."""
+
+
+class BridgeState(Enum):
+    HUNTING = "hunting"
+    RINGING = "ringing"
+    """A trunk sent 18x; we relayed it and stopped the attempt timer."""
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+_ALLOWED: dict[BridgeState, frozenset[BridgeState]] = {
+    BridgeState.HUNTING: frozenset({BridgeState.RINGING, BridgeState.ANSWERED, BridgeState.ENDED}),
+    BridgeState.RINGING: frozenset({BridgeState.HUNTING, BridgeState.ANSWERED, BridgeState.ENDED}),
+    BridgeState.ANSWERED: frozenset({BridgeState.ENDED}),
+    BridgeState.ENDED: frozenset(),
+}
+
+
+class Bridge:
+    def __init__(
+        self,
+        ref: int,
+        services: Services,
+        routed: Routed,
+        caller: Leg,
+        *,
+        attempt_timeout_seconds: float,
+    ) -> None:
+        self.ref = ref
+        self._svc = services
+        self._routed = routed
+        self._plan = routed.plan
+        self._caller = caller
+        self._timeout = attempt_timeout_seconds
+        self._legs: list[Leg] = [caller]
+        self._trunk: Leg | None = None
+        self._index = -1
+        self._attempts = 0
+        self._last_status = 0
+        self._early_sent = False
+        self._early_sdp_sent = False
+        self._make_failures = 0
+        self._state = BridgeState.HUNTING
+        self._started = services.now()
+        self._answered_at = 0.0
+        self._upstream = 0
+        self._result: Result | None = None
+        self._tried: list[TrunkAttempt] = []
+        """For the call record: every INVITE sent and how it ended."""
+        self._pidf_sent = ""
+
+    @property
+    def done(self) -> bool:
+        return self._state is BridgeState.ENDED and all(leg.ended for leg in self._legs)
+
+    def _set_state(self, new: BridgeState) -> None:
+        if new is self._state:
+            return
+        if new not in _ALLOWED[self._state]:
+            raise RuntimeError(f"bridge {self.ref}: {self._state.value} -> {new.value}")
+        self._svc.log("e911.bridge.state", old=self._state.value, new=new.value)
+        self._state = new
+
+    def start(self) -> None:
+        # RFC 3261 s13.3.1.1: tell the caller we are working on it; the trunk's own 18x follows.
+        self._svc.defer(self.ref, "next")
+
+    # -- events -------------------------------------------------------------------------
+
+    def on_state(self, leg: Leg, state: LegState, status: int) -> None:
+        if leg is self._caller:
+            if state is LegState.DISCONNECTED:
+                self._caller_gone(status)
+            return
+        if leg is not self._trunk:
+            return  # an abandoned attempt finishing late: nothing to do but let it go
+        if state is LegState.EARLY and self._state is BridgeState.HUNTING:
+            self._set_state(BridgeState.RINGING)
+            self._svc.defer(self.ref, "relay-early")
+        elif state is LegState.CONFIRMED and self._state in (BridgeState.HUNTING,
+                                                               BridgeState.RINGING):
+            self._set_state(BridgeState.ANSWERED)
+            self._attempt_ended(200)
+            self._svc.defer(self.ref, "relay-answer")
+        elif state is LegState.DISCONNECTED:
+            self._trunk_gone(status)
+
+    def on_media(self, leg: Leg) -> None:
+        return
+
+    def on_timer(self, tag: str) -> None:
+        if self._state is BridgeState.ENDED and tag not in ("hangup-caller", "hangup-trunks"):
+            return
+        if tag == "next":
+            self._try(self._index + 1)
+        elif tag.startswith("timeout:"):
+            if int(tag.split(":", 1)[1]) == self._index and self._state is BridgeState.HUNTING:
+                self._abandon_attempt()
+        elif tag == "relay-early":
+            self._relay_early()
+        elif tag == "relay-answer":
+            self._relay_answer()
+        elif tag == "hangup-caller":
+            _hangup(self._caller)
+        elif tag == "hangup-trunks":
+            for leg in self._legs[1:]:
+                _hangup(leg)
+        elif tag == "exhausted":
+            self._exhausted()
+
+    # -- hunting ------------------------------------------------------------------------
+
+    def _try(self, index: int) -> None:
+        attempts = self._plan.attempts
+        if index >= len(attempts):
+            self._exhausted()
+            return
+        self._index = index
+        self._attempts += 1
+        attempt = attempts[index]
+        request = self._svc.request_for(self._routed, index)
+        leg = self._svc.new_leg(self.ref, self._svc.loop_account())
+        offer = self._routed.inbound.body if "sdp" in self._routed.inbound.content_type else ""
+        leg.offer_sdp = add_hlang(offer, self._plan.language.value) if offer else ""
+        self._legs.append(leg)
+        self._trunk = leg
+        self._tried.append(TrunkAttempt(attempt.trunk, attempt.purpose.value))
+        self._pidf_sent = pidf_of(request) or self._pidf_sent
+        self._svc.log("e911.trunk.attempt", attempt=index + 1, purpose=attempt.purpose.value)
+        try:
+            leg.makeCall(request.uri, invite_param(request))
+        except pj.Error as exc:
+            self._svc.drop_leg(leg)
+            self._legs.remove(leg)
+            self._trunk = None
+            self._attempts -= 1
+            self._make_failures += 1
+            if self._make_failures <= MAKE_CALL_RETRIES:
+                # Usually no free slot for a moment: try the same attempt on the next turn.
+                self._tried.pop()
+                self._index = index - 1
+                self._svc.defer(self.ref, "next")
+                return
+            self._svc.log("e911.trunk.invite_failed", purpose=attempt.purpose.value,
+                          error=exc.reason)
+            self._make_failures = 0
+            self._last_status = 500
+            self._index = index
+            self._attempts += 1
+            self._attempt_ended(500, not_sent=True)
+            self._svc.defer(self.ref, "next" if index + 1 < len(attempts) else "exhausted")
+            return
+        self._make_failures = 0
+        self._svc.schedule(self.ref, self._timeout, f"timeout:{index}")
+
+    def _abandon_attempt(self) -> None:
+        """No 18x or final within the trunk timeout: give up on it (CANCEL) and hunt on at once;
+        the abandoned leg finishes by itself (a silent trunk's INVITE times out in Timer B)."""
+        leg = self._trunk
+        self._trunk = None
+        self._last_status = 408
+        if leg is not None:
+            self._attempt_ended(408, timed_out=True)
+            self._svc.log("e911.trunk.timeout", attempt=self._index + 1)
+            _hangup(leg)
+        if self._plan.hunts_on(408):
+            self._try(self._index + 1)
+        else:
+            self._exhausted()
+
+    def _trunk_gone(self, status: int) -> None:
+        self._trunk = None
+        self._attempt_ended(status)
+        if self._state is BridgeState.ENDED:
+            return  # our own BYE/CANCEL after the caller left: nothing more to do
+        if self._state is BridgeState.ANSWERED:
+            # The far end hung up (BYE from the PSAP): end the caller's side too.
+            self._finish(Result.BRIDGED, 200)
+            self._svc.defer(self.ref, "hangup-caller")
+            return
+        self._last_status = status or 500
+        self._svc.log("e911.trunk.failed", attempt=self._index + 1, status=self._last_status)
+        if self._state is BridgeState.RINGING:
+            self._set_state(BridgeState.HUNTING)
+        if self._plan.hunts_on(self._last_status) and self._index + 1 < len(self._plan.attempts):
+            self._svc.defer(self.ref, "next")
+        else:
+            self._svc.defer(self.ref, "exhausted")
+
+    def _relay_early(self) -> None:
+        if self._early_sent or self._caller.ended or self._trunk is None:
+            return
+        self._early_sent = True
+        sdp = self._trunk.early_sdp
+        self._early_sdp_sent = bool(sdp)
+        self._answer(183 if sdp else 180, sdp=sdp)
+
+    def _relay_answer(self) -> None:
+        trunk = self._trunk
+        if self._caller.ended or trunk is None:
+            return
+        self._answered_at = self._svc.now()
+        self._upstream = 200
+        # After a 183 with SDP the offer/answer is done (RFC 3264 s4): the 200 repeats it.
+        self._answer(200, sdp="" if self._early_sdp_sent else trunk.answer_sdp)
+
+    def _exhausted(self) -> None:
+        """Every attempt failed. A 911 still gets somewhere: 302 to the emergency route (the
+        PBX or Kamailio follows it; the carrier routes on ANI). Other calls get the failure."""
+        if self._caller.ended or self._state is BridgeState.ENDED:
+            return
+        if self._plan.is_emergency:
+            # Through the front when it is configured (the 302 then carries the PIDF-LO for
+            # Kamailio to send on: it matters most when no INVITE could go out at all, e.g.
+            # PJ_ETOOMANY in a flood), else to the bare emergency route with the PAI.
+            headers = list(self._svc.emergency_redirect(self._routed))
+            # Finish first: the answer disconnects the caller leg inside the call.
+            self._finish(Result.FAILED, 302)
+            self._answer(302, headers=headers)
+            return
+        status = self._last_status if 400 <= self._last_status < 700 else 502
+        if self._plan.action is Action.BRIDGE and status >= 500 and status not in (503, 504):
+            status = 502
+        self._finish(Result.FAILED, status)
+        self._answer(status)
+
+    def _answer(self, status: int, *, headers: list[tuple[str, str]] | None = None,
+                sdp: str = "") -> None:
+        if self._caller.ended:
+            return
+        try:
+            self._caller.answer(call_param(status, headers=headers or (), sdp=sdp))
+        except pj.Error as exc:
+            # The caller left between the decision and this answer, or PJSUA refused it.
+            self._svc.log("e911.bridge.answer_failed", status=status, error=exc.reason)
+
+    # -- ends ---------------------------------------------------------------------------
+
+    def _caller_gone(self, status: int) -> None:
+        if self._state is not BridgeState.ENDED:
+            if self._state is BridgeState.ANSWERED:
+                self._finish(Result.BRIDGED, 200)
+            else:
+                self._finish(Result.CANCELLED, status or 487)
+        self._svc.defer(self.ref, "hangup-trunks")
+
+    def _attempt_ended(self, status: int, *, timed_out: bool = False,
+                       not_sent: bool = False) -> None:
+        """Note the current attempt's final status once (the first one that came counts)."""
+        if self._tried and self._tried[-1].status == 0:
+            last = self._tried[-1]
+            self._tried[-1] = TrunkAttempt(last.trunk, last.purpose, status or 500,
+                                           timed_out, not_sent)
+
+    def _finish(self, result: Result, status: int) -> None:
+        if self._state is BridgeState.ENDED:
+            return
+        self._set_state(BridgeState.ENDED)
+        now = self._svc.now()
+        attempt = self._plan.attempts[self._index] if 0 <= self._index < len(
+            self._plan.attempts) else None
+        location = self._plan.location
+        self._svc.finished(self.ref, CallOutcome(
+            call_ref=str(self.ref),
+            call_class=self._plan.call_class.value,
+            action=self._plan.action.value,
+            result=result,
+            status=status,
+            trunk_purpose=attempt.purpose.value if attempt and result is Result.BRIDGED else "",
+            attempts=self._attempts,
+            location_source=location.source.value if location is not None else "",
+            setup_seconds=(self._answered_at or now) - self._started,
+            duration_seconds=now - self._answered_at if self._answered_at else 0.0,
+            facts=call_facts(self._routed),
+            tried=tuple(self._tried),
+            trunk_used=attempt.trunk if attempt and result is Result.BRIDGED else "",
+            pidf_lo=self._pidf_sent,
+            path="bridge" if self._plan.is_emergency else "",
+        ))
+
+
+def _hangup(leg: Leg) -> None:
+    if leg.ended:
+        return
+    try:
+        leg.hangup(call_param())
+    except pj.Error:
+        return

@@ -1,0 +1,84 @@
+"""The one frozen event a finished call leaves behind; logging, metrics and call records observe
+it (stamina / ctms style: two observers of one outcome). Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Result(Enum):
+    BRIDGED = "bridged"
+    """A trunk answered and the call was connected."""
+    REDIRECTED = "redirected"
+    ANNOUNCED = "announced"
+    """The caller heard "address not registered" and got 403 (or a BYE)."""
+    REJECTED = "rejected"
+    SHED = "shed"
+    """503 + Retry-After: no slot for a non-emergency call."""
+    FAILED = "failed"
+    """Every trunk failed; the caller got the mapped failure (or, for 911, a 302)."""
+    CANCELLED = "cancelled"
+    """The caller gave up (CANCEL) before an answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What the routing decision knew about the caller (`router.sip.requests.call_facts`)."""
+
+    dialed: str = ""
+    """The dial string as received (`InboundCall.dialed`)."""
+    account_id: str = ""
+    sip_user: str = ""
+    sip_call_id: str = ""
+    """The caller's Call-ID: in the call record only, never a metric label or a log field."""
+    location_id: str = ""
+    """The saved address id, or the admin network id, the PIDF-LO was built from."""
+    callback_number: str = ""
+    """The callback number for the PSAP (P-Asserted-Identity), "" when none is known."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkAttempt:
+    """One outgoing INVITE of a bridge and how it ended."""
+
+    trunk: str
+    """The trunk URI from the settings."""
+    purpose: str
+    """psap | sorting_center | test | outbound"""
+    status: int = 0
+    """The trunk's final status (200 answered); 0 when none came (the caller left first)."""
+    timed_out: bool = False
+    """No 18x or final within the trunk timeout: we gave up (CANCEL) and hunted on."""
+    not_sent: bool = False
+    """pjsua2 refused to send the INVITE."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    call_ref: str
+    """Our reference for the call (never the SIP Call-ID: that is caller data)."""
+    call_class: str
+    action: str
+    result: Result
+    status: int
+    """The final status we sent upstream (200 for an answered call)."""
+    trunk_purpose: str = ""
+    """Which kind of trunk carried it (psap, sorting_center, test, outbound)."""
+    attempts: int = 0
+    location_source: str = ""
+    """binding | network | "" (unlocated)."""
+    setup_seconds: float = 0.0
+    duration_seconds: float = 0.0
+    # -- for the call record (router/records); observers store these, never log them ----
+    facts: CallFacts = field(default_factory=CallFacts)
+    """Who called what, from where, with which callback number."""
+    tried: tuple[TrunkAttempt, ...] = ()
+    """Every outgoing INVITE, in order."""
+    trunk_used: str = ""
+    """The trunk URI that answered ("" when none did)."""
+    pidf_lo: str = ""
+    """The PIDF-LO body exactly as sent in the last INVITE that carried one ("" when none)."""
+    path: str = ""
+    """Which path carried an emergency call: "bridge" (our B2BUA leg) or "front" (a 302 that
+    Kamailio turned into the emergency INVITE, router.sip.front); "" for other calls."""

@@ -1,0 +1,24 @@
+"""What one outgoing INVITE carries, as plain data; `legs.tx_option` turns it into pjsua2's
+`SipTxOption`. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPart:
+    """One part of a `multipart/mixed` body (RFC 5621); pjsua2 appends the SDP after ours."""
+
+    content_type: str
+    """`type/subtype`, e.g. `application/pidf+xml`."""
+    body: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """Part headers, e.g. (("Content-ID", "<loc1@example>"),) (RFC 6442 s4.1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingRequest:
+    uri: str
+    headers: tuple[tuple[str, str], ...] = ()
+    parts: tuple[BodyPart, ...] = ()

@@ -1,0 +1,833 @@
+"""Load runs on loopback: SIPp callers and trunks around a router (or a peer), bounded in rate,
+count and time. Used by `scripts/load` and `scripts/bench_load.py`.
+
+A run: seed a SQLite store with the callers of `sipp-scenarios/load/*.csv` (located users
+5000-5999 bound to 127.0.0.1, unlocated users 6000-6099), start three SIPp trunks (PSAP, which
+keeps every INVITE; sorting center; outbound), start the system under test, run one SIPp caller
+per call class at its share of the rate, then read every caller's statistics and response
+times, and check every INVITE the PSAP received (schema-valid PIDF-LO, callback number of a
+located caller).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+LOAD = ROOT / "sipp-scenarios" / "load"
+SIPP = shutil.which("sipp") or "sipp"
+PY = sys.executable
+
+MAX_RATE = 3000.0
+"""Calls a second: the hard ceiling of any run (loopback, shared machine)."""
+MAX_SECONDS = 900.0
+"""Longest run accepted."""
+LOCATED_USERS = range(5000, 6000)
+UNLOCATED_USERS = range(6000, 6100)
+
+
+def callback_of(user: int) -> str:
+    """Each located load caller has its own callback number (checked at the PSAP)."""
+    return f"+1406556{user % 10000:04d}"
+
+
+class LoadError(ValueError):
+    """A run that would break a bound (rate, count, time, loopback only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallClass:
+    name: str
+    scenario: str
+    csv: str
+    share: float
+
+
+PROFILES: dict[str, tuple[CallClass, ...]] = {
+    "mixed": (
+        CallClass("emergency", "uac-call-expect-200-hold", "callers-911.csv", 0.1),
+        CallClass("normal", "uac-call-expect-200-hold", "callers-normal.csv", 0.8),
+        CallClass("unlocated", "uac-unlocated-expect-403", "callers-unlocated.csv", 0.1),
+    ),
+    "emergency": (CallClass("emergency", "uac-call-expect-200-hold", "callers-911.csv", 1.0),),
+    "normal": (CallClass("normal", "uac-call-expect-200-hold", "callers-normal.csv", 1.0),),
+    # A mass event: every call a 911 from a different caller, as fast as the rate says.
+    "mass-event": (CallClass("emergency", "uac-call-expect-200-hold", "callers-911.csv", 1.0),),
+}
+"""Profiles: call classes and their shares of the rate."""
+
+PEER_PROFILES: dict[str, tuple[CallClass, ...]] = {
+    name: tuple(CallClass(c.name, "uac-call-expect-200-hold", c.csv, c.share) for c in classes)
+    for name, classes in PROFILES.items()
+}
+"""The same traffic against a peer that knows no location: every call is expected answered."""
+
+
+def check_bounds(rate: float, seconds: float, host: str) -> None:
+    if not 0 < rate <= MAX_RATE:
+        raise LoadError(f"rate {rate}/s: must be above 0 and at most {MAX_RATE:g}")
+    if not 0 < seconds <= MAX_SECONDS:
+        raise LoadError(f"duration {seconds} s: must be above 0 and at most {MAX_SECONDS:g}")
+    if not ipaddress.ip_address(host).is_loopback:
+        raise LoadError(f"{host}: load runs are loopback only")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((host, port))
+                except OSError:
+                    continue
+            return port
+
+
+def free_port_block(count: int, host: str = "127.0.0.1") -> int:
+    for _ in range(200):
+        first = free_port(host)
+        ok = True
+        for port in range(first + 1, first + count):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind((host, port))
+                except OSError:
+                    ok = False
+                    break
+        if ok and first + count <= 65535:
+            return first
+    raise LoadError(f"no block of {count} free ports")
+
+
+def wait_for(predicate: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise LoadError(f"timed out after {seconds} s waiting for {what}")
+
+
+def udp_bound(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def sip_replies(port: int) -> bool:
+    """Anything answers an OPTIONS on 127.0.0.1:`port` (sippy says 501: it is up)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.5)
+        try:
+            sock.connect(("127.0.0.1", port))
+            local = sock.getsockname()[1]
+            tag = os.urandom(6).hex()
+            sock.send((f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
+                       f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{tag}\r\n"
+                       f"Max-Forwards: 70\r\nFrom: <sip:load@127.0.0.1>;tag={tag}\r\n"
+                       f"To: <sip:127.0.0.1:{port}>\r\nCall-ID: {tag}@127.0.0.1\r\n"
+                       f"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())
+            return sock.recv(4096).startswith(b"SIP/2.0 ")
+        except OSError:
+            return False
+
+
+# -- the store ---------------------------------------------------------------------------------
+
+
+def seed_store(url: str) -> None:
+    """Account enabled, located users 5000-5999 (office bound to 127.0.0.1), unlocated
+    6000-6099. Idempotent enough for a fresh file."""
+    from router.location.civic import CivicAddress
+    from router.location.model import (
+        DEFAULT_ACCOUNT_ID,
+        Callback,
+        CallbackPreference,
+        ValidatedAddress,
+    )
+    from router.location.store import open_store
+
+    office = ValidatedAddress(CivicAddress(
+        country="US", state="MT", city="WHITE SULPHUR SPRINGS", street_name="LARAMIE",
+        house_number="105", prefix_directional="E", street_suffix="ST", postal_code="59645",
+        county="MEAGHER", unit="STE 4"), msag_id="MSAG-LOAD-1", esn="101")
+    # The store logs its migrations on stdout: keep stdout for the benchmark's markdown.
+    with contextlib.redirect_stdout(sys.stderr):
+        store = open_store(url)
+    try:
+        store.set_contacts(DEFAULT_ACCOUNT_ID, ["ops@example.com"])
+        store.update_account(DEFAULT_ACCOUNT_ID, default_address=office,
+                             callback=Callback("Load Test", "+14065550100", "en"))
+        store.update_account(DEFAULT_ACCOUNT_ID, enabled=True)
+        for user in LOCATED_USERS:
+            store.upsert_user(DEFAULT_ACCOUNT_ID, str(user), display_name=f"Caller {user}",
+                              callback_number=callback_of(user), language="en",
+                              callback_preference=CallbackPreference.OWN)
+            saved = store.add_address(DEFAULT_ACCOUNT_ID, str(user), office, label="office")
+            store.bind(DEFAULT_ACCOUNT_ID, str(user), saved.id, "127.0.0.1")
+        for user in UNLOCATED_USERS:
+            store.upsert_user(DEFAULT_ACCOUNT_ID, str(user), display_name=f"Caller {user}",
+                              language="en")
+    finally:
+        store.close()
+
+
+# -- SIPp trunks -------------------------------------------------------------------------------
+
+
+@dataclass
+class Trunk:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_file: Path | None
+
+    @property
+    def uri(self) -> str:
+        return f"sip:127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_trunk(name: str, workdir: Path, *, keep_invites: bool) -> Trunk:
+    port = free_port()
+    log_file = workdir / f"trunk-{name}.log" if keep_invites else None
+    args = [SIPP, "-sf", str(LOAD / "uas-trunk-answer.xml"), "-i", "127.0.0.1", "-p",
+            str(port), "-mp", str(free_port()), "-nostdin", "-l", "100000",
+            "-trace_stat", "-stf", str(workdir / f"trunk-{name}-stat.csv"), "-fd", "1"]
+    if log_file is not None:
+        args += ["-trace_logs", "-log_file", str(log_file)]
+    proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: udp_bound(port) or proc.poll() is not None, 10, f"trunk {name}")
+    if proc.poll() is not None:
+        raise LoadError(f"SIPp trunk {name} exited with {proc.returncode}")
+    return Trunk(name, port, proc, log_file)
+
+
+@dataclass
+class Trunks:
+    psap: Trunk
+    sorting: Trunk
+    outbound: Trunk
+
+    def all(self) -> tuple[Trunk, ...]:
+        return (self.psap, self.sorting, self.outbound)
+
+
+@contextlib.contextmanager
+def trunks(workdir: Path) -> Iterator[Trunks]:
+    started: list[Trunk] = []
+    try:
+        for name, keep in (("psap", True), ("sorting", True), ("outbound", False)):
+            started.append(start_trunk(name, workdir, keep_invites=keep))
+        yield Trunks(*started)
+    finally:
+        for trunk in started:
+            trunk.stop()
+
+
+# -- systems under test ------------------------------------------------------------------------
+
+
+@dataclass
+class System:
+    """Something listening on 127.0.0.1:`port` that routes calls: the router or a peer."""
+
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_file: Path
+    group: bool = True
+
+    def pids(self) -> dict[str, list[int]]:
+        """Process name -> pids to measure (the router: per worker, kamailio)."""
+        return {self.name: _group_pids(self.proc.pid)}
+
+    def stop(self, seconds: float = 30.0) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                if self.group:
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                else:
+                    self.proc.terminate()
+            try:
+                self.proc.wait(seconds)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+@dataclass
+class Router(System):
+    def events(self) -> list[dict[str, object]]:
+        found = []
+        for line in self.log_file.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                with contextlib.suppress(json.JSONDecodeError):
+                    found.append(json.loads(line))
+        return found
+
+    def pids(self) -> dict[str, list[int]]:
+        latest: dict[str, int] = {}
+        for event in self.events():
+            if event.get("event") == "e911.supervisor.started":
+                latest[str(event["child"])] = int(str(event["pid"]))
+        found = {name: [pid] for name, pid in latest.items() if name != "kamailio"}
+        if "kamailio" in latest:
+            found["kamailio"] = _group_pids(latest["kamailio"])
+        found["supervisor"] = [self.proc.pid]
+        return found
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                pids.append(int(entry.name))
+    return pids
+
+
+def router_env(workdir: Path, trunks_: Trunks, *, workers: int, sip_port: int,
+               extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("E911_")}
+    env.update({
+        "E911_SIP_LISTEN": f"127.0.0.1:{sip_port}",
+        "E911_WORKER_LISTEN": f"127.0.0.1:{free_port_block(workers)}",
+        "E911_WORKERS": str(workers),
+        "E911_DATABASE_URL": f"sqlite:///{workdir / 'e911.db'}",
+        "E911_KAMAILIO_RUN_DIR": str(workdir / "kamailio"),
+        "E911_TRUNK_PSAP": trunks_.psap.uri,
+        "E911_TRUNK_SORTING_CENTER": trunks_.sorting.uri,
+        "E911_TRUNK_OUTBOUND": trunks_.outbound.uri,
+        "E911_API_LISTEN": f"127.0.0.1:{free_port()}",
+        "E911_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
+        "E911_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "E911_ANNOUNCE_OVERFLOW": "reject",
+        "E911_LOG_FORMAT": "json",
+        "E911_PROMPTS_DIR": str(ROOT / "config" / "prompts"),
+    })
+    env.update(extra)
+    return env
+
+
+def start_router(workdir: Path, trunks_: Trunks, *, workers: int,
+                 extra: Mapping[str, str] | None = None) -> Router:
+    """`e911-router run` (Kamailio + workers) on a fresh store, logging to a file."""
+    seed_store(f"sqlite:///{workdir / 'e911.db'}")
+    sip_port = free_port()
+    env = router_env(workdir, trunks_, workers=workers, sip_port=sip_port, extra=extra or {})
+    log_file = workdir / "router.log"
+    with log_file.open("wb") as out:
+        proc = subprocess.Popen([PY, "-m", "router", "run", "--trunk-probe-seconds", "0"],
+                                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=out, start_new_session=True)
+    router = Router("router", sip_port, proc, log_file)
+    try:
+        wait_for(lambda: b'"e911.supervisor.ready"' in log_file.read_bytes()
+                 or proc.poll() is not None, 90, "the router to start")
+        if proc.poll() is not None:
+            raise LoadError(f"router exited {proc.returncode}: "
+                            + log_file.read_text(errors="replace")[-2000:])
+        from router.settings import HostPort
+        from router.supervisor import sip_options_ok
+
+        wait_for(lambda: sip_options_ok(HostPort("127.0.0.1", sip_port)), 30, "the front")
+    except BaseException:
+        router.stop()
+        raise
+    return router
+
+
+KAMAILIO_PROXY = ROOT / "scripts" / "peers" / "kamailio-routing-proxy.cfg"
+
+
+def start_kamailio_proxy(workdir: Path, trunks_: Trunks) -> System:
+    """Peer (a): Kamailio alone, the same whole-string 911/933 classification, no location:
+    911/933 to the PSAP trunk, everything else to the outbound trunk."""
+    from dialplan import DialPlanConfig
+    from router.kamailio.patterns import emergency_patterns
+
+    patterns = emergency_patterns(DialPlanConfig())
+    port = free_port()
+    text = KAMAILIO_PROXY.read_text()
+    for key, value in {"LISTEN": f"udp:127.0.0.1:{port}", "EMERGENCY_RE": patterns.emergency,
+                       "TEST_RE": patterns.test, "SOS_URN_RE": patterns.sos_urn,
+                       "PSAP": f"127.0.0.1:{trunks_.psap.port}",
+                       "OUTBOUND_HOST": "127.0.0.1",
+                       "OUTBOUND_PORT": str(trunks_.outbound.port)}.items():
+        text = text.replace(f"@{key}@", value)
+    cfg = workdir / "kamailio-proxy.cfg"
+    cfg.write_text(text)
+    check = subprocess.run(["kamailio", "-c", "-f", str(cfg)], capture_output=True, text=True,
+                           timeout=30, check=False)
+    if check.returncode != 0:
+        raise LoadError(f"kamailio -c refused the proxy config: {check.stderr[-800:]}")
+    log_file = workdir / "kamailio-proxy.log"
+    with log_file.open("wb") as out:
+        proc = subprocess.Popen(["kamailio", "-DD", "-E", "-f", str(cfg), "-m", "512", "-M",
+                                 "16", "-Y", str(workdir)], stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=out, start_new_session=True)
+    system = System("kamailio-proxy", port, proc, log_file)
+    from router.settings import HostPort
+    from router.supervisor import sip_options_ok
+
+    wait_for(lambda: sip_options_ok(HostPort("127.0.0.1", port)), 20, "the Kamailio proxy")
+    return system
+
+
+def start_sippy(workdir: Path, trunks_: Trunks) -> System:
+    """Peer (b): the sippy B2BUA (PyPI `sippy`, installed only for the bench), bridging every
+    call to one trunk (its static route): it has no dial plan and no location."""
+    binary = shutil.which("b2bua", path=str(Path(PY).parent)) or shutil.which("b2bua")
+    if binary is None:
+        raise LoadError("sippy's b2bua is not installed: .venv/bin/pip install sippy")
+    port = free_port()
+    log_file = workdir / "sippy.log"
+    with log_file.open("wb") as out:
+        proc = subprocess.Popen(
+            # -f: stay in the foreground (the long --foreground=on still daemonizes).
+            [binary, "-f", "--sip_address=127.0.0.1", f"--sip_port={port}",
+             f"--b2bua_socket={workdir / 'b2bua.sock'}",
+             "--auth_enable=off", "--acct_enable=off",
+             f"--static_route=127.0.0.1:{trunks_.outbound.port}",
+             f"--logfile={workdir / 'sippy-b2bua.log'}"],
+            cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            # Its default logs every SIP message (INFO); warnings only, like the others here.
+            env={**os.environ, "SIPLOG_LVL": "WARN"}, start_new_session=True)
+    system = System("sippy", port, proc, log_file)
+
+    def answers() -> bool:
+        if proc.poll() is not None:
+            raise LoadError(f"sippy exited {proc.returncode}: "
+                            + log_file.read_text(errors="replace")[-800:])
+        return udp_bound(port) and sip_replies(port)
+
+    wait_for(answers, 20, "sippy")
+    return system
+
+
+# -- callers -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Caller:
+    call_class: CallClass
+    proc: subprocess.Popen[bytes]
+    stat_file: Path
+    rtt_file: Path
+    error_file: Path
+    calls: int
+
+
+def _rate_args(rate: float) -> list[str]:
+    # SIPp: -r calls per -rp milliseconds.
+    if rate >= 10:
+        return ["-r", str(round(rate)), "-rp", "1000"]
+    return ["-r", "1", "-rp", str(round(1000 / rate))]
+
+
+def start_callers(classes: Sequence[CallClass], port: int, rate: float, seconds: float,
+                  hold_ms: int, workdir: Path, tag: str) -> list[Caller]:
+    check_bounds(rate, seconds, "127.0.0.1")
+    callers = []
+    for cls in classes:
+        class_rate = rate * cls.share
+        calls = max(1, round(class_rate * seconds))
+        base = workdir / f"{tag}-{cls.name}"
+        limit = max(50, int(class_rate * (hold_ms / 1000 + 5) * 2))
+        args = [SIPP, f"127.0.0.1:{port}", "-sf", str(LOAD / f"{cls.scenario}.xml"),
+                "-inf", str(LOAD / cls.csv), *_rate_args(class_rate), "-m", str(calls),
+                "-l", str(limit), "-d", str(hold_ms), "-i", "127.0.0.1",
+                "-p", str(free_port()), "-mp", str(free_port()), "-nostdin",
+                "-recv_timeout", "30000", "-timeout", f"{int(seconds + hold_ms / 1000 + 60)}s",
+                "-timeout_error", "-trace_stat", "-stf", f"{base}-stat.csv", "-fd", "1",
+                "-trace_rtt", "-rtt_freq", "1", "-trace_err", "-error_file", f"{base}.err"]
+        proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        callers.append(Caller(cls, proc, Path(f"{base}-stat.csv"), Path(), Path(f"{base}.err"),
+                              calls))
+    for caller in callers:
+        # SIPp names the RTT file after the scenario and its own pid.
+        caller.rtt_file = workdir / f"{caller.call_class.scenario}_{caller.proc.pid}_rtt.csv"
+    return callers
+
+
+@dataclass(frozen=True, slots=True)
+class ClassResult:
+    name: str
+    offered: int
+    successful: int
+    failed: int
+    retransmissions: int
+    setup_p50_ms: float
+    setup_p99_ms: float
+    setup_max_ms: float
+    exit_code: int
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.successful == self.offered
+
+
+def _last_stat_row(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if len(lines) < 2:
+        return {}
+    header = lines[0].rstrip(";").split(";")
+    values = lines[-1].rstrip(";").split(";")
+    return dict(zip(header, values, strict=False))
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def wait_callers(callers: Sequence[Caller], seconds: float) -> list[ClassResult]:
+    results = []
+    for caller in callers:
+        try:
+            code = caller.proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            caller.proc.kill()
+            code = caller.proc.wait()
+        row = _last_stat_row(caller.stat_file)
+        times = []
+        if caller.rtt_file.exists():
+            for line in caller.rtt_file.read_text(errors="replace").splitlines()[1:]:
+                parts = line.split(";")
+                with contextlib.suppress(IndexError, ValueError):
+                    times.append(float(parts[1]))
+        successful = int(row.get("SuccessfulCall(C)", "0") or 0)
+        failed = int(row.get("FailedCall(C)", "0") or 0)
+        results.append(ClassResult(
+            name=caller.call_class.name, offered=caller.calls, successful=successful,
+            failed=failed + max(0, caller.calls - successful - failed),
+            retransmissions=int(row.get("Retransmissions(C)", "0") or 0),
+            setup_p50_ms=percentile(times, 0.5), setup_p99_ms=percentile(times, 0.99),
+            setup_max_ms=max(times) if times else float("nan"), exit_code=code))
+    return results
+
+
+# -- resources ---------------------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine, all cores."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return float(sum(fields) - idle), float(sum(fields))
+
+
+@dataclass
+class Usage:
+    """CPU (share of one core) and peak RSS per named process, plus the machine's busy share."""
+
+    cpu_core_share: dict[str, float] = field(default_factory=dict)
+    rss_peak_mb: dict[str, float] = field(default_factory=dict)
+    machine_busy_share: float = 0.0
+    others_core_share: float = 0.0
+    """Cores busy with processes outside this run (other engineers' work on the machine)."""
+    load_average: str = ""
+
+
+class UsageMeter:
+    """CPU and peak RSS of named process groups, sampled while they run (a process that has
+    exited keeps the CPU it had at its last sample)."""
+
+    def __init__(self, named: Mapping[str, Sequence[int]]) -> None:
+        self._named: dict[str, list[int]] = {k: list(v) for k, v in named.items()}
+        self._start: dict[int, float] = {p: cpu_seconds(p) for v in named.values() for p in v}
+        self._last: dict[int, float] = dict(self._start)
+        self._peak: dict[str, float] = {}
+        self._t0 = time.monotonic()
+        self._m0 = machine_busy()
+        self.load_average = Path("/proc/loadavg").read_text().split()[0]
+
+    def add(self, name: str, pids: Sequence[int]) -> None:
+        """A group started after the meter (its CPU counts from zero)."""
+        self._named.setdefault(name, []).extend(pids)
+        for pid in pids:
+            self._start.setdefault(pid, 0.0)
+
+    def sample(self) -> None:
+        for name, pids in self._named.items():
+            for pid in pids:
+                used = cpu_seconds(pid)
+                if used > 0:
+                    self._last[pid] = used
+            self._peak[name] = max(self._peak.get(name, 0.0), sum(rss_mb(p) for p in pids))
+
+    def finish(self) -> Usage:
+        self.sample()
+        elapsed = max(time.monotonic() - self._t0, 1e-6)
+        m1 = machine_busy()
+        cores = os.cpu_count() or 1
+        busy_cores = (m1[0] - self._m0[0]) / max(m1[1] - self._m0[1], 1.0) * cores
+        usage = Usage(load_average=self.load_average)
+        ours = 0.0
+        for name, pids in self._named.items():
+            used = sum(self._last.get(p, 0.0) - self._start.get(p, 0.0) for p in pids)
+            usage.cpu_core_share[name] = used / elapsed
+            ours += used
+        usage.rss_peak_mb = dict(self._peak)
+        usage.machine_busy_share = busy_cores
+        usage.others_core_share = max(0.0, busy_cores - ours / elapsed)
+        return usage
+
+
+# -- the PSAP's INVITEs ------------------------------------------------------------------------
+
+
+def split_logged(text: str) -> list[str]:
+    chunks = re.split(r"\n(?=(?:[A-Z]+ \S+ SIP/2\.0|SIP/2\.0 \d{3} )[^\n]*\r\n)", text)
+    messages = []
+    for chunk in chunks:
+        if chunk.endswith("\n") and not chunk.endswith("\r\n"):
+            chunk = chunk[:-1]
+        if chunk.strip():
+            messages.append(chunk)
+    return [m for m in messages if m.startswith("INVITE ")]
+
+
+@dataclass(frozen=True, slots=True)
+class PsapCheck:
+    invites: int
+    valid: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.invites == self.valid
+
+
+def check_psap(trunk: Trunk, *, limit: int | None = None) -> PsapCheck:
+    """Every INVITE at the PSAP: RFC 6442/3325 conformance, schema-valid PIDF-LO, the civic
+    address we bound, and a callback number that is a located caller's own."""
+    from tests.pidf_check import InviteExpectation, assert_emergency_invite
+
+    if trunk.log_file is None or not trunk.log_file.exists():
+        return PsapCheck(0, 0, ())
+    invites = split_logged(trunk.log_file.read_bytes().decode("utf-8", errors="replace"))
+    if limit is not None:
+        invites = invites[:limit]
+    callbacks = {callback_of(u) for u in LOCATED_USERS}
+    valid = 0
+    problems: list[str] = []
+    for invite in invites:
+        try:
+            assert_emergency_invite(invite, InviteExpectation(request_user="911",
+                                                              has_location=True))
+            match = re.search(r"^P-Asserted-Identity:.*?<(?:sip|tel):(\+\d+)", invite, re.M)
+            if match is None or match.group(1) not in callbacks:
+                raise AssertionError("callback number is not a located caller's")
+            valid += 1
+        except AssertionError as exc:
+            if len(problems) < 5:
+                problems.append(" ".join(str(exc).split())[:300])
+    return PsapCheck(len(invites), valid, tuple(problems))
+
+
+# -- one run -----------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    system: str
+    profile: str
+    rate: float
+    seconds: float
+    classes: list[ClassResult]
+    usage: Usage
+    psap: PsapCheck | None
+
+    @property
+    def emergency_without_location(self) -> int:
+        """Answered 911s of located callers that did not reach the PSAP with a valid PIDF-LO
+        (e.g. sent on to the sorting center): failures too."""
+        if self.psap is None:
+            return 0
+        answered = sum(c.successful for c in self.classes if c.name == "emergency")
+        return max(0, answered - self.psap.valid)
+
+    @property
+    def failed(self) -> int:
+        return sum(c.failed + (c.offered - c.successful - c.failed) for c in self.classes) + \
+            self.emergency_without_location
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.classes) and (self.psap is None or self.psap.ok) and \
+            self.emergency_without_location == 0
+
+
+def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate: float,
+             seconds: float, hold_ms: int, workdir: Path, tag: str, psap: Trunk | None = None,
+             trunk_pids: Sequence[int] = ()) -> RunResult:
+    meter = UsageMeter({**system.pids(), "trunks (SIPp)": list(trunk_pids)})
+    callers = start_callers(classes, system.port, rate, seconds, hold_ms, workdir, tag)
+    meter.add("callers (SIPp)", [c.proc.pid for c in callers])
+    deadline = time.monotonic() + seconds + hold_ms / 1000 + 90
+    while any(c.proc.poll() is None for c in callers) and time.monotonic() < deadline:
+        meter.sample()
+        time.sleep(1.0)
+    usage = meter.finish()
+    results = wait_callers(callers, max(1.0, deadline - time.monotonic()))
+    check = check_psap(psap) if psap is not None else None
+    return RunResult(system.name, profile, rate, seconds, results, usage, check)
+
+
+# -- scripts/load ------------------------------------------------------------------------------
+
+
+def run_once(system_name: str, profile: str, *, rate: float, seconds: float, hold_ms: int,
+             workers: int, workdir: Path, extra_env: Mapping[str, str] | None = None,
+             tag: str = "run") -> RunResult:
+    """Trunks + the system + the callers, all torn down afterwards."""
+    check_bounds(rate, seconds, "127.0.0.1")
+    workdir.mkdir(parents=True, exist_ok=True)
+    with trunks(workdir) as trunks_:
+        system: System
+        if system_name == "router":
+            system = start_router(workdir, trunks_, workers=workers, extra=extra_env)
+            classes = PROFILES[profile]
+            psap: Trunk | None = trunks_.psap
+        elif system_name == "kamailio-proxy":
+            system = start_kamailio_proxy(workdir, trunks_)
+            classes, psap = PEER_PROFILES[profile], None
+        elif system_name == "sippy":
+            system = start_sippy(workdir, trunks_)
+            classes, psap = PEER_PROFILES[profile], None
+        else:
+            raise LoadError(f"unknown system {system_name!r}")
+        try:
+            return run_load(system, classes, profile=profile, rate=rate, seconds=seconds,
+                            hold_ms=hold_ms, workdir=workdir, tag=tag, psap=psap,
+                            trunk_pids=[t.proc.pid for t in trunks_.all()])
+        finally:
+            system.stop()
+
+
+def summary(result: RunResult) -> str:
+    lines = [f"{result.system} {result.profile} {result.rate:g} calls/s for "
+             f"{result.seconds:g} s: {'OK' if result.ok else 'FAILED'}",
+             "class       offered  ok      failed  retrans  setup p50/p99/max ms"]
+    for c in result.classes:
+        lines.append(f"{c.name:<11} {c.offered:<8} {c.successful:<7} {c.failed:<7} "
+                     f"{c.retransmissions:<8} {c.setup_p50_ms:.1f}/{c.setup_p99_ms:.1f}/"
+                     f"{c.setup_max_ms:.1f}")
+    if result.psap is not None:
+        lines.append(f"PSAP: {result.psap.valid}/{result.psap.invites} INVITEs valid; answered "
+                     f"911s without a valid PIDF-LO at the PSAP: "
+                     f"{result.emergency_without_location}"
+                     + (f" ({'; '.join(result.psap.problems[:2])})" if result.psap.problems
+                        else ""))
+    usage = result.usage
+    lines.append("CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in
+                                              sorted(usage.cpu_core_share.items())))
+    lines.append("RSS peak (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in
+                                                sorted(usage.rss_peak_mb.items())))
+    lines.append(f"machine: {usage.machine_busy_share:.2f} of {os.cpu_count()} cores busy, "
+                 f"{usage.others_core_share:.2f} by other processes; load average at start "
+                 f"{usage.load_average}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="scripts/load", description=(
+        "Run one SIPp load profile on loopback against the router (Kamailio + workers) or a "
+        "peer; bounded in rate, count and time. Exit 0 when every call ended as its class "
+        "should (and every 911 at the PSAP carried a valid PIDF-LO), 1 otherwise."))
+    parser.add_argument("profile", choices=sorted(PROFILES))
+    parser.add_argument("--rate", type=float, default=20.0, help="calls a second (all classes)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long calls start for")
+    parser.add_argument("--hold-ms", type=int, default=1000, help="answered calls last this")
+    parser.add_argument("--workers", type=int, default=2, help="E911_WORKERS for the router")
+    parser.add_argument("--system", choices=("router", "kamailio-proxy", "sippy"),
+                        default="router")
+    parser.add_argument("--set", action="append", default=[], metavar="E911_NAME=VALUE",
+                        help="extra router setting (repeatable)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep logs and statistics here (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.set)
+    try:
+        if args.workdir is not None:
+            result = run_once(args.system, args.profile, rate=args.rate, seconds=args.seconds,
+                              hold_ms=args.hold_ms, workers=args.workers,
+                              workdir=args.workdir.resolve(), extra_env=extra)
+        else:
+            with tempfile.TemporaryDirectory(prefix="e911-load-") as tmp:
+                result = run_once(args.system, args.profile, rate=args.rate,
+                                  seconds=args.seconds, hold_ms=args.hold_ms,
+                                  workers=args.workers, workdir=Path(tmp), extra_env=extra)
+    except LoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary(result))
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

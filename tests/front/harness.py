@@ -1,0 +1,293 @@
+"""Drive the whole router (`python -m router run`: Kamailio + workers) on loopback.
+
+The supervisor's stderr carries its own JSON events, the workers' JSON events and Kamailio's
+log lines (children inherit it); they are collected as they come. Ports are found free at run
+time; waits are for events (a log line, an answered OPTIONS), never blind sleeps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from router.settings import HostPort
+from router.supervisor import sip_options_ok
+from tests.scenarios.harness import PROMPTS, REPO, free_port, wait_until
+
+Event = dict[str, object]
+
+
+def free_port_block(count: int, host: str = "127.0.0.1") -> int:
+    """The first of `count` consecutive ports free for UDP and TCP on `host` right now."""
+    for _ in range(200):
+        first = free_port(host)
+        if first + count > 65535:
+            continue
+        if all(_port_free(host, first + k) for k in range(1, count)):
+            return first
+    raise AssertionError(f"no block of {count} free ports on {host}")
+
+
+def _port_free(host: str, port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+@dataclass
+class RouterRun:
+    """One `e911-router run` process and what it printed."""
+
+    proc: subprocess.Popen[str]
+    sip_port: int
+    worker_ports: list[int]
+    host: str = "127.0.0.1"
+    env: dict[str, str] = field(default_factory=dict)
+    """The E911_* settings it was started with."""
+    events: list[Event] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    _news: queue.Queue[None] = field(default_factory=queue.Queue)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    """Re-entrant: a `where` given to wait_event may call count()."""
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            line = raw.rstrip("\n")
+            event: Event | None = None
+            if line.startswith("{"):
+                with contextlib.suppress(json.JSONDecodeError):
+                    event = json.loads(line)
+            with self._lock:
+                if event is not None:
+                    self.events.append(event)
+                else:
+                    self.lines.append(line)
+            self._news.put(None)
+
+    def wait_event(self, name: str, timeout: float = 20.0,
+                   where: Callable[[Event], bool] = lambda e: True, after: int = 0) -> Event:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                for event in self.events[after:]:
+                    if event.get("event") == name and where(event):
+                        return event
+            if self.proc.poll() is not None:
+                raise AssertionError(f"router exited ({self.proc.returncode}) before {name}:\n"
+                                     + "\n".join(self.lines[-20:]))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {name} event within {timeout} s")
+            with contextlib.suppress(queue.Empty):
+                self._news.get(timeout=min(remaining, 0.2))
+
+    def wait_line(self, text: str, timeout: float = 20.0) -> str:
+        """A non-JSON line (Kamailio's log) containing `text`."""
+        found: list[str] = []
+
+        def seen() -> bool:
+            with self._lock:
+                found[:] = [line for line in self.lines if text in line]
+            return bool(found)
+
+        wait_until(seen, timeout, f"a log line with {text!r}")
+        return found[0]
+
+    def count(self, name: str, where: Callable[[Event], bool] = lambda e: True) -> int:
+        with self._lock:
+            return sum(1 for e in self.events if e.get("event") == name and where(e))
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.events)
+
+    def pid_of(self, child: str) -> int:
+        """The pid of the running `child` ("worker-1", "kamailio"): its last start event."""
+        with self._lock:
+            started = [e for e in self.events
+                       if e.get("event") == "e911.supervisor.started" and e.get("child") == child]
+        assert started, f"{child} never started"
+        return int(str(started[-1]["pid"]))
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.env['E911_API_LISTEN']}"
+
+    def worker_answers(self, port: int) -> bool:
+        return sip_options_ok(HostPort(self.host, port))
+
+    def signal_workers(self, signum: int) -> None:
+        for k in range(1, len(self.worker_ports) + 1):
+            os.kill(self.pid_of(f"worker-{k}"), signum)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def router_env(base: Mapping[str, str], tmp_path: Path, *, sip_port: int, worker_port: int,
+               workers: int, host: str = "127.0.0.1", front: bool = True) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("E911_")}
+    env.update({
+        "E911_SIP_LISTEN": f"{host}:{sip_port if front else worker_port}",
+        "E911_WORKER_LISTEN": f"{host}:{worker_port}",
+        "E911_WORKERS": str(workers),
+        "E911_FRONT": "kamailio" if front else "none",
+        "E911_KAMAILIO_RUN_DIR": str(tmp_path / f"kamailio-{host}"),
+        "E911_PROMPTS_DIR": str(PROMPTS),
+        "E911_API_LISTEN": f"{host}:{free_port(host)}",
+        "E911_METRICS_LISTEN": f"{host}:{free_port(host)}",
+        "E911_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "E911_LOG_FORMAT": "json",
+        "E911_TRUNK_TIMEOUT_SECONDS": "2",
+        "E911_TRUNK_OUTBOUND": "sip:127.0.0.1:9",
+        "E911_TRUNK_PSAP": "sip:127.0.0.1:9",
+        "E911_TRUNK_SORTING_CENTER": "sip:127.0.0.1:9",
+    })
+    env.update(base)
+    return env
+
+
+def start_router(env: Mapping[str, str], tmp_path: Path, *, workers: int = 2,
+                 cwd: Path = REPO, host: str = "127.0.0.1", front: bool = True) -> RouterRun:
+    """`python -m router run`, returned once the supervisor says every child is up (and, with
+    a front, once Kamailio answers OPTIONS). Without a front, `sip_port` is the first worker's."""
+    sip_port = free_port(host)
+    worker_port = free_port_block(workers, host)
+    full_env = router_env(env, tmp_path, sip_port=sip_port, worker_port=worker_port,
+                          workers=workers, host=host, front=front)
+    # No trunk OPTIONS probes: a SIPp trunk scenario takes INVITEs only.
+    argv = [sys.executable, "-m", "router", "run", "--trunk-probe-seconds", "0"]
+    proc = subprocess.Popen(argv, cwd=cwd, env=full_env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    run = RouterRun(proc, sip_port if front else worker_port,
+                    [worker_port + k for k in range(workers)], host=host,
+                    env={k: v for k, v in full_env.items() if k.startswith("E911_")})
+    threading.Thread(target=run._read, daemon=True).start()
+    run.wait_event("e911.supervisor.ready", timeout=60)
+    # Kamailio's receivers are up once the front answers OPTIONS itself.
+    wait_until(lambda: sip_options_ok(HostPort(host, run.sip_port)), 20,
+               "the front (or first worker) answering OPTIONS")
+    return run
+
+
+@contextlib.contextmanager
+def running_router(env: Mapping[str, str], tmp_path: Path, *, workers: int = 2,
+                   host: str = "127.0.0.1", front: bool = True) -> Iterator[RouterRun]:
+    run = start_router(env, tmp_path, workers=workers, host=host, front=front)
+    try:
+        yield run
+    finally:
+        if run.proc.poll() is None:
+            # Stopped (SIGSTOP) workers cannot drain: wake them first.
+            with contextlib.suppress(AssertionError, ProcessLookupError):
+                run.signal_workers(signal.SIGCONT)
+        run.stop()
+
+
+@dataclass
+class FrontOnly:
+    """Kamailio alone, rendered by the router, in front of workers that are not there."""
+
+    proc: subprocess.Popen[str]
+    sip_port: int
+    lines: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            with self._lock:
+                self.lines.append(raw.rstrip("\n"))
+
+    def count_lines(self, text: str) -> int:
+        with self._lock:
+            return sum(1 for line in self.lines if text in line)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # the main process stops its receivers
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@contextlib.contextmanager
+def front_only(env: Mapping[str, str], tmp_path: Path, *, workers: int = 2
+               ) -> Iterator[FrontOnly]:
+    """Render the config from `env` (E911_* strings) exactly as `run` does and start Kamailio
+    with it; the worker ports have nobody behind them. Yields once both are marked down."""
+    from router.commands.kamailio import kamailio_binary, prepare
+    from router.commands.run import kamailio_child
+    from router.settings import load_settings
+
+    sip_port = free_port()
+    worker_port = free_port_block(workers)
+    values = {k: v for k, v in router_env(env, tmp_path, sip_port=sip_port,
+                                          worker_port=worker_port, workers=workers).items()
+              if k.startswith("E911_")}
+    settings = load_settings(values)
+    front = prepare(settings, tmp_path / "kamailio")
+    spec = kamailio_child(settings, front, kamailio_binary(settings))
+    proc = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    run = FrontOnly(proc, sip_port)
+    threading.Thread(target=run._read, daemon=True).start()
+    try:
+        wait_until(lambda: run.count_lines("e911.front.worker_down worker=") >= workers, 20,
+                   "the front marking the absent workers down")
+        yield run
+    finally:
+        run.stop()
+
+
+def send_invite(port: int, request_uri: str, *, timeout: float = 10.0) -> int:
+    """One INVITE (no SDP) over UDP to 127.0.0.1:`port`; returns the final status (ACKing a
+    negative one as RFC 3261 s17.1.1.3 asks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(timeout)
+        local = f"127.0.0.1:{sock.getsockname()[1]}"
+        tag = os.urandom(6).hex()
+        common = (f"Via: SIP/2.0/UDP {local};branch=z9hG4bK{tag}\r\n"
+                  f"From: <sip:1001@127.0.0.1>;tag={tag}\r\nTo: <{request_uri}>\r\n"
+                  f"Call-ID: {tag}@127.0.0.1\r\n")
+        invite = (f"INVITE {request_uri} SIP/2.0\r\n{common}CSeq: 1 INVITE\r\n"
+                  f"Contact: <sip:1001@{local}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+        sock.sendto(invite.encode(), ("127.0.0.1", port))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = sock.recv(65535).decode(errors="replace")
+            status = int(data.split(" ", 2)[1])
+            if status >= 200:
+                if status >= 300:
+                    ack = (f"ACK {request_uri} SIP/2.0\r\n{common}CSeq: 1 ACK\r\n"
+                           f"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+                    sock.sendto(ack.encode(), ("127.0.0.1", port))
+                return status
+    raise AssertionError(f"no final answer to INVITE {request_uri}")

@@ -1,0 +1,104 @@
+"""The call-record writer: off the SIP thread, spools when the store is down, imports later."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from router.location.store import Store, open_store
+from router.metrics import REGISTRY
+from router.records.model import pidf_sha256
+from router.records.store import RecordStore
+from router.records.writer import RecordSpool, RecordWriter, record_from_json, record_to_json
+from tests.observe.conftest import PIDF, record
+
+
+def _count(result: str) -> float:
+    return REGISTRY.get_sample_value("e911_call_records_total", {"result": result}) or 0.0
+
+
+def test_spool_json_round_trips_every_field() -> None:
+    """A spooled record reads back equal, times and trunks included."""
+    original = record(3, pidf_lo=PIDF, pidf_sha256="ab" * 32, answered_at=None)
+    assert record_from_json(record_to_json(original)) == original
+
+
+def test_submitted_record_is_written_by_the_thread(store: Store, tmp_path: Path) -> None:
+    """submit() returns at once; the thread appends and logs e911.record.written."""
+    writer = RecordWriter(RecordStore(store), RecordSpool(tmp_path / "spool"),
+                          retention_days=30)
+    before = _count("written")
+    writer.start()
+    try:
+        with capture_logs() as logs:
+            writer.submit(record(1))
+            assert writer.flush(10)
+    finally:
+        writer.stop()
+    assert RecordStore(store).count() == 1
+    assert _count("written") == before + 1
+    assert [(e["event"], e["record_id"], e["seq"]) for e in logs
+            if e["event"].startswith("e911.record.")] == [("e911.record.written", record(1).id, 1)]
+
+
+def test_store_down_spools_then_imports_when_back(tmp_path: Path) -> None:
+    """With the database unreachable the record lands in the spool (never raised to the
+    caller); once the store answers, the import appends it to the chain and removes the file."""
+    spool = RecordSpool(tmp_path / "spool")
+    down = open_store("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1", migrate=False)
+    writer = RecordWriter(RecordStore(down), spool, retention_days=30)
+    before = _count("spooled")
+    writer.start()
+    try:
+        with capture_logs() as logs:
+            writer.submit(record(1))
+            assert writer.flush(15)
+    finally:
+        writer.stop()
+        down.close()
+    assert _count("spooled") == before + 1
+    assert spool.count() == 1
+    spooled = [e for e in logs if e["event"] == "e911.record.spooled"]
+    assert [(e["record_id"], e["store_error"]) for e in spooled] == [
+        (record(1).id, "OperationalError")]
+
+    up = open_store(f"sqlite:///{tmp_path}/e911.db")
+    try:
+        importer = RecordWriter(RecordStore(up), spool, retention_days=30)
+        assert importer.import_spool() == 1
+        assert spool.count() == 0
+        stored = RecordStore(up).get(record(1).id)
+        assert stored is not None and stored.record == record(1)
+        assert RecordStore(up).verify().ok
+    finally:
+        up.close()
+
+
+def test_unreadable_spool_file_is_quarantined(tmp_path: Path, store: Store) -> None:
+    """A truncated spool file is renamed .bad and logged; the good ones still import."""
+    spool = RecordSpool(tmp_path / "spool")
+    spool.write(record(1))
+    (tmp_path / "spool" / "rec_broken.json").write_text("{", encoding="utf-8")
+    writer = RecordWriter(RecordStore(store), spool, retention_days=30)
+    with capture_logs() as logs:
+        assert writer.import_spool() == 1
+    assert (tmp_path / "spool" / "rec_broken.bad").exists()
+    assert [e["file"] for e in logs if e["event"] == "e911.record.spool_unreadable"] == [
+        "rec_broken.bad"]
+
+
+def test_prune_drops_bodies_older_than_retention(store: Store, tmp_path: Path) -> None:
+    """With 30 days' retention, a body from 31 days before `now` goes, the hash stays."""
+    records = RecordStore(store)
+    records.append(record(1, pidf_lo=PIDF, pidf_sha256=pidf_sha256(PIDF)))
+    now = record(1).invite_at + timedelta(days=31)
+    writer = RecordWriter(records, RecordSpool(tmp_path), retention_days=30,
+                          clock=lambda: now)
+    with capture_logs() as logs:
+        assert writer.prune() == 1
+    assert [(e["event"], e["count"]) for e in logs] == [("e911.record.bodies_pruned", 1)]
+    stored = records.get(record(1).id)
+    assert stored is not None and stored.record.pidf_lo is None
+    assert records.verify().ok

@@ -1,0 +1,514 @@
+"""Test helper: check a PIDF-LO and an emergency INVITE the way a strict PSAP would.
+
+Reusable by every test that captures an INVITE (SIPp UAS, raw socket, pjsua2 UAS):
+
+    from tests.pidf_check import InviteExpectation, assert_emergency_invite
+    captured = assert_emergency_invite(raw_text, InviteExpectation(callback_number=...))
+
+- `validate_pidf(xml)` -> list of problems ([] = valid): XSD validation against
+  ../shared/data/pidf-xsd/pidf-lo-bundle.xsd (which imports every PIDF-LO namespace) plus the
+  rule layer for what the lax wildcards let through (../shared/PIDF-LO.md s15).
+- `parse_sip_message(raw)` and `extract_location_parts(raw)`: a captured SIP message, its
+  multipart/mixed body split with the `email` package into the PIDF-LO, its Content-ID and
+  the SDP.
+- `assert_emergency_invite(raw, expect)`: RFC 6442 / 3325 / 3261 conformance of the whole
+  INVITE; raises one AssertionError listing every problem; returns the parsed pieces.
+
+Tests that need the schemas skip with "../shared/data/pidf-xsd not present" when, and only
+when, that directory is absent (`requires_pidf_xsd`, or `validate_pidf` itself).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field, replace
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from lxml import etree
+
+from router.emergency_invite import EmergencyInviteContent, render_multipart_body
+from router.location.civic import CivicAddress
+from router.pidf import (
+    NS_CA,
+    NS_CAE,
+    NS_DM,
+    NS_ECD,
+    NS_GBP,
+    NS_GP,
+    NS_PIDF,
+    PidfError,
+    from_pidf,
+)
+
+__all__ = [
+    "PIDF_XSD_DIR",
+    "PIDF_XSD_SKIP_REASON",
+    "CapturedInvite",
+    "CapturedPart",
+    "InviteExpectation",
+    "LocationParts",
+    "SipMessage",
+    "assert_emergency_invite",
+    "build_raw_invite",
+    "extract_location_parts",
+    "parse_sip_message",
+    "pidf_schema",
+    "requires_pidf_xsd",
+    "validate_pidf",
+]
+
+PIDF_XSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pidf-xsd"
+PIDF_XSD_SKIP_REASON = "../shared/data/pidf-xsd not present"
+requires_pidf_xsd = pytest.mark.skipif(not PIDF_XSD_DIR.is_dir(), reason=PIDF_XSD_SKIP_REASON)
+
+# Namespaces a PIDF-LO may legitimately use; anything that merely looks like one of them is a
+# misspelling the lax wildcards would let through silently (PIDF-LO.md s15 pitfall 3).
+_KNOWN_NAMESPACES = frozenset({
+    NS_PIDF, NS_DM, NS_GP, NS_GBP, NS_CA, NS_CAE, NS_ECD,
+    "urn:ietf:params:xml:ns:pidf:geopriv10:dynamic",  # RFC 5962
+    "urn:ietf:params:xml:ns:pidf:geopriv10:civicLoc",  # RFC 4119 original civic format
+    "urn:ietf:params:xml:ns:geopriv:conf",  # RFC 7459 confidence
+    "http://www.opengis.net/gml",  # RFC 5491 shapes
+    "http://www.opengis.net/pidflo/1.0",
+    "urn:nena:xml:ns:pidf:nenaCivicAddr",
+    "urn:nena:xml:ns:pidf:nenaCivicAddr2",
+    "http://www.w3.org/XML/1998/namespace",
+})
+_LOOKALIKE = re.compile(r"pidf|geopriv|civic|emergencycalldata|opengis|nena", re.IGNORECASE)
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
+_AWARE_DATETIME = re.compile(r".*T.*(?:Z|[+-][0-9]{2}:[0-9]{2})")
+_COMPACT_HEADERS = {
+    "i": "Call-ID", "m": "Contact", "e": "Content-Encoding", "l": "Content-Length",
+    "c": "Content-Type", "f": "From", "s": "Subject", "k": "Supported", "t": "To", "v": "Via",
+}
+_PAI = re.compile(
+    r'(?:"(?P<name>[A-Za-z0-9 ]*)" )?<sip:(?P<number>\+1[2-9][0-9]{2}[2-9][0-9]{6})'
+    r"@(?P<host>[^;>@\s]+);user=phone>"
+)
+_BCHARS = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
+
+
+@functools.cache
+def _compiled_schema() -> etree.XMLSchema:
+    parser = etree.XMLParser(no_network=True)
+    return etree.XMLSchema(etree.parse(str(PIDF_XSD_DIR / "pidf-lo-bundle.xsd"), parser))
+
+
+def pidf_schema() -> etree.XMLSchema:
+    """The compiled PIDF-LO schema set; skips the calling test if the schemas are absent."""
+    if not PIDF_XSD_DIR.is_dir():
+        pytest.skip(PIDF_XSD_SKIP_REASON)
+    return _compiled_schema()
+
+
+def _q(namespace: str, name: str) -> str:
+    return f"{{{namespace}}}{name}"
+
+
+def _rule_problems(root: etree._Element) -> list[str]:
+    """The rule layer: what XSD validation cannot see (PIDF-LO.md s15)."""
+    problems: list[str] = []
+    if root.tag != _q(NS_PIDF, "presence"):
+        return [f"root element is {etree.QName(root).text}, expected {{{NS_PIDF}}}presence"]
+    if _URI.fullmatch(root.get("entity", "")) is None:
+        problems.append("presence/@entity is not a URI (RFC 4119 s2.1: the Target, pres:...)")
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        namespace = etree.QName(element).namespace or ""
+        if namespace not in _KNOWN_NAMESPACES and (not namespace or _LOOKALIKE.search(namespace)):
+            problems.append(
+                f"line {element.sourceline}: <{etree.QName(element).localname}> in unknown "
+                f"namespace {namespace!r} (misspelled?)")
+
+    geoprivs = list(root.iter(_q(NS_GP, "geopriv")))
+    if not geoprivs:
+        problems.append("no gp:geopriv element (RFC 4119 s2.2)")
+    holders = {_q(NS_DM, "device"), _q(NS_DM, "person")}
+    for geopriv in geoprivs:
+        where = f"line {geopriv.sourceline}: "
+        parent = geopriv.getparent()
+        assert parent is not None
+        grandparent = parent.getparent()
+        if parent.tag == _q(NS_PIDF, "status"):
+            holder = grandparent
+        elif parent.tag in holders:
+            holder = parent
+        else:
+            problems.append(
+                where + f"gp:geopriv under {etree.QName(parent).localname}; it belongs in "
+                "tuple/status, dm:device or dm:person (RFC 5491 s3, erratum 1888)")
+            continue
+        assert holder is not None
+        problems.extend(where + p for p in _geopriv_problems(root, geopriv, holder))
+    return problems
+
+
+def _geopriv_problems(
+    root: etree._Element, geopriv: etree._Element, holder: etree._Element
+) -> list[str]:
+    problems: list[str] = []
+    info = geopriv.find(_q(NS_GP, "location-info"))
+    if info is None or len(info) == 0:
+        problems.append("gp:location-info is missing or empty")
+    else:
+        for address in info.iter(_q(NS_CA, "civicAddress")):
+            for required in ("country", "A1"):
+                if not (address.findtext(_q(NS_CA, required)) or "").strip():
+                    problems.append(f"ca:civicAddress has no ca:{required} (CLDXF requires it)")
+    rules = geopriv.find(_q(NS_GP, "usage-rules"))
+    if rules is None:
+        problems.append("gp:usage-rules is missing (mandatory, RFC 4119 s2.2.2)")
+    else:
+        allowed = rules.findtext(_q(NS_GBP, "retransmission-allowed"))
+        if allowed is None:
+            problems.append("gbp:retransmission-allowed is missing")
+        elif allowed.strip() not in ("true", "false"):
+            problems.append(
+                f"gbp:retransmission-allowed is {allowed.strip()!r}; send true or false")
+        expiry = rules.findtext(_q(NS_GBP, "retention-expiry"))
+        if expiry is not None and _AWARE_DATETIME.fullmatch(expiry.strip()) is None:
+            problems.append("gbp:retention-expiry has no time zone")
+    if not (geopriv.findtext(_q(NS_GP, "method")) or "").strip():
+        problems.append("gp:method is missing (RFC 5491 s3: say how the location was found)")
+
+    device_ids = [holder.find(_q(NS_DM, "deviceID"))]
+    if holder.tag == _q(NS_DM, "person"):
+        device_ids = list(root.iter(_q(NS_DM, "deviceID")))
+    device_id = next((d for d in device_ids if d is not None), None)
+    if device_id is None:
+        problems.append("no dm:deviceID for the located device (RFC 4479 s3.4.1)")
+    elif _URI.fullmatch((device_id.text or "").strip()) is None:
+        problems.append("dm:deviceID is not a URN/URI (urn:uuid:..., mac:...)")
+    timestamp_tag = (_q(NS_PIDF, "timestamp") if holder.tag == _q(NS_PIDF, "tuple")
+                     else _q(NS_DM, "timestamp"))
+    timestamp = holder.findtext(timestamp_tag)
+    if timestamp is None:
+        problems.append(f"no {etree.QName(timestamp_tag).localname} beside the geopriv "
+                        "(RFC 5491 s3: include method and timestamp)")
+    elif _AWARE_DATETIME.fullmatch(timestamp.strip()) is None:
+        problems.append("timestamp has no time zone")
+    return problems
+
+
+def validate_pidf(xml: bytes) -> list[str]:
+    """Every problem found in a PIDF-LO document: XSD errors ("schema: ...") then rule-layer
+    findings. [] means valid. Skips the calling test if the schemas are absent."""
+    schema = pidf_schema()
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.fromstring(xml, parser)
+    except etree.XMLSyntaxError as exc:
+        return [f"not well-formed: {exc}"]
+    problems = []
+    if not schema.validate(root):
+        problems = [f"schema: line {e.line}: {e.message}" for e in schema.error_log]
+    return problems + _rule_problems(root)
+
+
+@dataclass(frozen=True, slots=True)
+class SipMessage:
+    """A captured SIP message: start line, headers in order (compact names expanded)."""
+
+    start_line: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def values(self, name: str) -> list[str]:
+        """Every value of a header, comma-joined repeats not split."""
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+    def header(self, name: str) -> str | None:
+        found = self.values(name)
+        return found[0] if found else None
+
+
+def parse_sip_message(raw: str | bytes) -> SipMessage:
+    """Parse captured SIP text: CRLF or bare LF, leading blank lines, folded header lines,
+    compact header names (RFC 3261 s7.3.3)."""
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    data = data.lstrip(b"\r\n")
+    match = re.search(rb"\r?\n\r?\n", data)
+    head, body = (data, b"") if match is None else (data[: match.start()], data[match.end():])
+    lines = re.split(r"\r?\n", head.decode("utf-8", errors="replace"))
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and headers:
+            name, value = headers[-1]
+            headers[-1] = (name, f"{value} {line.strip()}")
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise ValueError(f"malformed header line: {line!r}")
+        name = name.strip()
+        headers.append((_COMPACT_HEADERS.get(name.lower(), name), value.strip()))
+    return SipMessage(start_line=lines[0], headers=tuple(headers), body=body)
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedPart:
+    media_type: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LocationParts:
+    """What the body of a captured emergency INVITE holds."""
+
+    pidf: bytes | None
+    """The application/pidf+xml part's bytes (None when absent)."""
+    content_id: str | None
+    """That part's Content-ID without angle brackets."""
+    sdp: str | None
+    """The application/sdp part (or the whole body when it is plain SDP)."""
+    parts: tuple[CapturedPart, ...] = ()
+    boundary: str | None = None
+    problems: tuple[str, ...] = ()
+    """Structural findings: boundary syntax, missing delimiters, email-package defects."""
+
+
+def _multipart_problems(body: bytes, boundary: str) -> list[str]:
+    problems = []
+    if _BCHARS.fullmatch(boundary) is None:
+        problems.append(f"boundary {boundary!r} is not 1-70 RFC 2046 bchars (no trailing space)")
+    lines = re.split(rb"\r?\n", body)
+    delimiter = b"--" + boundary.encode()
+    opens = [i for i, line in enumerate(lines) if line.rstrip(b" \t") == delimiter]
+    closes = [i for i, line in enumerate(lines) if line.rstrip(b" \t") == delimiter + b"--"]
+    if not opens:
+        problems.append("no delimiter line --boundary in the body")
+    if len(closes) != 1:
+        problems.append(f"{len(closes)} close delimiters --boundary-- (want exactly 1)")
+    elif opens and closes[0] < opens[-1]:
+        problems.append("close delimiter before the last part")
+    # RFC 2046 s5.1.1: delimiter = CRLF "--" boundary; the CRLF belongs to the delimiter.
+    # (A bare LF inside an application/* part body is the part's own business.)
+    for match in re.finditer(rb"(?m)^--" + re.escape(boundary.encode()), body):
+        start, end = match.start(), body.find(b"\n", match.end())
+        if start >= 1 and body[start - 2 : start] != b"\r\n":
+            problems.append(f"delimiter at byte {start} not preceded by CRLF")
+        if end != -1 and body[end - 1 : end] != b"\r":
+            problems.append(f"delimiter line at byte {start} not ended by CRLF")
+    return problems
+
+
+def extract_location_parts(raw: str | bytes) -> LocationParts:
+    """Split a captured INVITE's body: the PIDF-LO part, its Content-ID and the SDP."""
+    message = parse_sip_message(raw)
+    content_type = message.header("Content-Type") or ""
+    if not content_type.lower().startswith("multipart/"):
+        sdp = message.body.decode("utf-8") if "sdp" in content_type.lower() else None
+        return LocationParts(pidf=None, content_id=None, sdp=sdp)
+    mime: Message = BytesParser(policy=policy.compat32).parsebytes(
+        b"MIME-Version: 1.0\r\nContent-Type: " + content_type.encode() + b"\r\n\r\n"
+        + message.body)
+    boundary = mime.get_boundary()
+    problems = [f"email package: {type(d).__name__}" for d in mime.defects]
+    if boundary is None:
+        return LocationParts(pidf=None, content_id=None, sdp=None,
+                             problems=(*problems, "multipart Content-Type without boundary"))
+    problems += _multipart_problems(message.body, boundary)
+    parts: list[CapturedPart] = []
+    for sub in mime.walk():
+        if sub is mime or sub.is_multipart():
+            continue
+        payload = sub.get_payload(decode=True)
+        problems += [f"email package: {type(d).__name__}" for d in sub.defects]
+        parts.append(CapturedPart(
+            media_type=sub.get_content_type(),
+            headers=tuple((k, str(v)) for k, v in sub.items()),
+            body=payload if isinstance(payload, bytes) else b"",
+        ))
+    pidf_parts = [p for p in parts if p.media_type == "application/pidf+xml"]
+    sdp_parts = [p for p in parts if p.media_type == "application/sdp"]
+    content_id = None
+    if pidf_parts:
+        raw_id = next((v for k, v in pidf_parts[0].headers if k.lower() == "content-id"), None)
+        content_id = None if raw_id is None else raw_id.strip().removeprefix("<").removesuffix(">")
+    return LocationParts(
+        pidf=pidf_parts[0].body if pidf_parts else None,
+        content_id=content_id,
+        sdp=sdp_parts[0].body.decode("utf-8") if sdp_parts else None,
+        parts=tuple(parts),
+        boundary=boundary,
+        problems=tuple(problems),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InviteExpectation:
+    """What a test expects of an emergency INVITE; None means "don't check"."""
+
+    request_user: str | None = "911"
+    """User part of the Request-URI ("911", "933")."""
+    request_uri: str | None = None
+    callback_number: str | None = None
+    """"+1NPANXXXXXX" in the P-Asserted-Identity."""
+    display_name: str | None = None
+    host: str | None = None
+    has_location: bool = True
+    """True: PIDF-LO by value required; False: no Geolocation and no PIDF-LO allowed."""
+    civic: CivicAddress | None = None
+    """Expected `from_pidf` result (plus4 and extras are never sent: compared as empty)."""
+    language: str | None = None
+    """Expected a=hlang-send / a=hlang-recv tag in the audio section."""
+    required_headers: tuple[str, ...] = field(default=())
+    """Further header names that must be present."""
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedInvite:
+    message: SipMessage
+    body: LocationParts
+
+
+def _sdp_has_hlang(sdp: str, tag: str) -> bool:
+    in_audio = False
+    found: set[str] = set()
+    for line in re.split(r"\r?\n", sdp):
+        if line.startswith("m="):
+            in_audio = line[2:].startswith("audio ")
+        elif in_audio and line in (f"a=hlang-send:{tag}", f"a=hlang-recv:{tag}"):
+            found.add(line.split(":")[0])
+    return found == {"a=hlang-send", "a=hlang-recv"}
+
+
+def _identity_problems(message: SipMessage, expect: InviteExpectation) -> list[str]:
+    problems: list[str] = []
+    identities = message.values("P-Asserted-Identity")
+    if len(identities) != 1:
+        return [f"{len(identities)} P-Asserted-Identity headers (want 1, RFC 3325 s9.1)"]
+    pai = _PAI.fullmatch(identities[0])
+    if pai is None:
+        return [f'P-Asserted-Identity {identities[0]!r} is not "Name" '
+                "<sip:+1NPANXXXXXX@host;user=phone>"]
+    wanted = {"number": expect.callback_number, "name": expect.display_name,
+              "host": expect.host}
+    for key, value in wanted.items():
+        if value is not None and (pai.group(key) or "") != value:
+            problems.append(f"P-Asserted-Identity {key} is {pai.group(key)!r}, want {value!r}")
+    return problems
+
+
+def _location_problems(
+    message: SipMessage, body: LocationParts, expect: InviteExpectation
+) -> list[str]:
+    problems: list[str] = []
+    geolocation = message.values("Geolocation")
+    if not expect.has_location:
+        if geolocation or message.values("Geolocation-Routing") or body.pidf is not None:
+            problems.append("a location was sent where none was expected")
+        return problems
+    cid = re.fullmatch(r"<cid:([^>]+)>", geolocation[0].strip()) if len(geolocation) == 1 else None
+    if cid is None:
+        problems.append(f"Geolocation {geolocation!r} is not one <cid:...> (RFC 6442 s4.1)")
+    if message.values("Geolocation-Routing") != ["yes"]:
+        problems.append("Geolocation-Routing is not exactly 'yes' (RFC 6442 s4.2)")
+    content_type = (message.header("Content-Type") or "").lower()
+    if not content_type.startswith("multipart/mixed"):
+        problems.append(f"Content-Type {content_type!r} is not multipart/mixed")
+    problems.extend(body.problems)
+    pidf_count = sum(p.media_type == "application/pidf+xml" for p in body.parts)
+    if pidf_count != 1:
+        problems.append(f"{pidf_count} application/pidf+xml parts (want 1)")
+    if body.sdp is None:
+        problems.append("no application/sdp part")
+    # RFC 2392: cid: URL = %-encoded addr-spec of the Content-ID.
+    if cid is not None and body.content_id != unquote(cid.group(1)):
+        problems.append(
+            f"Geolocation cid {cid.group(1)!r} does not name the PIDF-LO Content-ID "
+            f"{body.content_id!r} (RFC 6442 s4.1, RFC 2392)")
+    if body.pidf is not None:
+        problems.extend(f"PIDF-LO: {p}" for p in validate_pidf(body.pidf))
+        if expect.civic is not None:
+            try:
+                got = from_pidf(body.pidf)
+            except PidfError as exc:
+                problems.append(f"PIDF-LO does not parse back: {exc}")
+            else:
+                want = replace(expect.civic, plus4="", extras=())
+                if replace(got, extras=()) != want:
+                    problems.append(f"PIDF-LO address {got} != expected {want}")
+    return problems
+
+
+def assert_emergency_invite(
+    raw_invite: str | bytes, expect: InviteExpectation | None = None
+) -> CapturedInvite:
+    """Check a captured emergency INVITE; AssertionError lists every problem found.
+
+    Checks: INVITE start line and Request-URI user, `Priority: emergency` (RFC 3261 s20.26),
+    one P-Asserted-Identity `"Name" <sip:+1NPANXXXXXX@host;user=phone>` (RFC 3325) with a
+    letters/digits/spaces name, Content-Length, and with a location: one `Geolocation:
+    <cid:...>` naming the PIDF-LO part's Content-ID, `Geolocation-Routing: yes` (RFC 6442),
+    a well-formed multipart/mixed body with the PIDF-LO and the SDP, a schema- and rule-valid
+    PIDF-LO (`validate_pidf`), and optionally the address and the SDP hlang language.
+    """
+    expect = expect or InviteExpectation()
+    message = parse_sip_message(raw_invite)
+    body = extract_location_parts(raw_invite)
+    problems: list[str] = []
+
+    start = re.fullmatch(r"INVITE (?P<uri>\S+) SIP/2\.0", message.start_line)
+    if start is None:
+        problems.append(f"start line {message.start_line!r} is not an INVITE")
+    else:
+        uri = start.group("uri")
+        if expect.request_uri is not None and uri != expect.request_uri:
+            problems.append(f"Request-URI {uri!r}, want {expect.request_uri!r}")
+        user = re.match(r"sips?:([^@;]+)@", uri)
+        if expect.request_user is not None and (user is None or user.group(1)
+                                                != expect.request_user):
+            problems.append(f"Request-URI {uri!r} does not call {expect.request_user}")
+    if message.values("Priority") != ["emergency"]:
+        problems.append(f"Priority is {message.values('Priority')!r}, want ['emergency']")
+    problems.extend(_identity_problems(message, expect))
+    length = message.header("Content-Length")
+    if length is not None and length.strip() != str(len(message.body)):
+        problems.append(f"Content-Length {length} but the body has {len(message.body)} bytes")
+    problems.extend(_location_problems(message, body, expect))
+    if expect.language is not None and not _sdp_has_hlang(body.sdp or "", expect.language):
+        problems.append(f"SDP audio section lacks a=hlang-send/recv:{expect.language}")
+    problems.extend(f"header {name} missing" for name in expect.required_headers
+                    if message.header(name) is None)
+    if problems:
+        raise AssertionError("emergency INVITE problems:\n  " + "\n  ".join(problems))
+    return CapturedInvite(message=message, body=body)
+
+
+def build_raw_invite(
+    content: EmergencyInviteContent,
+    sdp: str,
+    *,
+    boundary: str = "e911-7c1e",
+    from_uri: str = "sip:e911-router@198.51.100.10",
+    call_id: str = "3848276298220188511@198.51.100.10",
+) -> str:
+    """A complete INVITE text with `content`, shaped like the one PJSUA sends (our parts
+    first, the SDP last): for fixtures, documentation and tests of this checker."""
+    if content.parts:
+        content_type, body = render_multipart_body(content, sdp, boundary=boundary)
+    else:
+        content_type, body = "application/sdp", content.sdp_with_language(sdp)
+    host = from_uri.split("@", 1)[-1]
+    head = [
+        f"INVITE {content.request_uri} SIP/2.0",
+        f"Via: SIP/2.0/UDP {host}:5060;rport;branch=z9hG4bK-74bf9a1c",
+        "Max-Forwards: 70",
+        f"From: <{from_uri}>;tag=9fxced76sl",
+        f"To: <{content.request_uri}>",
+        f"Call-ID: {call_id}",
+        "CSeq: 1 INVITE",
+        f"Contact: <{from_uri}:5060>",
+        *(f"{name}: {value}" for name, value in content.headers),
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body.encode('utf-8'))}",
+    ]
+    return "\r\n".join(head) + "\r\n\r\n" + body
