@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import time
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -219,14 +220,40 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     # instead of waiting for busy_timeout.
     dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_TIMEOUT_MS}")
+    _sqlite_use_wal(cursor)
     for pragma in (
-        "PRAGMA journal_mode=WAL",  # readers (the view) never block the writer
         "PRAGMA synchronous=FULL",  # a committed binding or outbox row survives power loss
         "PRAGMA foreign_keys=ON",  # cascades: deleting an address removes its bindings
-        "PRAGMA busy_timeout=10000",
     ):
         cursor.execute(pragma)
     cursor.close()
+
+
+_SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (readers, such as the view, never block the writer).
+
+    WAL is stored in the file, so this is a read on every connection but the first. The
+    switch itself needs the write lock and SQLite does NOT call the busy handler for it: a
+    connection opened while another holds the lock (a migration on a brand-new file) gets
+    "database is locked" at once. So wait for the lock here, as busy_timeout would.
+    """
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _sqlite_on_begin(conn: Connection) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -117,3 +120,30 @@ def test_ping_is_false_when_the_database_is_unreachable() -> None:
         assert s.ping() is False
     finally:
         s.close()
+
+
+def test_sqlite_connection_opened_while_another_writer_holds_the_lock_waits(
+    tmp_path: Path,
+) -> None:
+    """A new connection waits for a writer's lock (busy timeout) instead of failing at once.
+
+    The recorder's spool importer and a migrating `open_store` meet exactly like this when the
+    database comes back; the WAL switch on connect needs the write lock, and SQLite does not
+    call the busy handler for it.
+    """
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x INTEGER)")  # a fresh file: rollback journal, not WAL
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    finally:
+        release.join()
+        engine.dispose()
+        holder.close()
