@@ -120,6 +120,15 @@ CALL_SLOTS = Gauge("e911_call_slots", "pjsua2 call slots by worker (SIP port) an
 CALL_RECORDS = Counter("e911_call_records", "Call records by how they were stored.",
                        ["result"], registry=REGISTRY)
 """result: written | spooled | imported | failed (docs/observability.md)."""
+LOCATION_VIEW_VERSION = Gauge(
+    "e911_location_view_version",
+    "The store's change sequence (change_seq) the worker's in-memory location view has applied;"
+    " 0 until its first load.", registry=REGISTRY, multiprocess_mode="liveall")
+"""Set by `LocationView` at every snapshot swap. `liveall` keeps one series per live process
+(labelled `pid` in the files); the host endpoint turns `pid` into `worker` (the child's name,
+"worker-1") and drops processes that are not workers. A caller that wrote the store at
+change_seq N knows every worker locates with that write once each series reads N or more
+(docs/store.md, "How the view stays fresh")."""
 
 # -- owned by the supervisor's process ------------------------------------------------------
 

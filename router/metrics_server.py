@@ -3,11 +3,14 @@
     GET /metrics      Prometheus text: the children's metrics summed over every worker of the
                       host (prometheus_client multiprocess files) + the supervisor's own
     GET /status.json  what `e911-router status` shows: children, slots, trunks, calls in the
-                      last hour, notifications
+                      last hour, notifications, the change_seq each worker's location view
+                      has applied
     GET /healthz      200 "ok"
 
-How the children's numbers get here: the supervisor empties `var/metrics/` at start and starts
-every child with `PROMETHEUS_MULTIPROC_DIR` naming it, so each child's prometheus_client writes
+How the children's numbers get here: the supervisor creates `var/metrics/<its pid>/` at start
+(and removes the directories of supervisors that no longer run: two routers started from one
+directory, as the scale-out tests do, must not empty each other's) and starts every child with
+`PROMETHEUS_MULTIPROC_DIR` naming it, so each child's prometheus_client writes
 its counters, histograms and gauges to per-process files there. A scrape merges the files:
 counters and histograms keep a dead worker's counts (a restart never makes a total go down);
 when a child exits the supervisor deletes its live-gauge files (`mark_process_dead`), so a dead
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import threading
 import time
@@ -36,7 +40,7 @@ import sqlalchemy as sa
 import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
@@ -65,6 +69,29 @@ HISTORY_SPAN_SECONDS = 3600.0
 OPEN_DELIVERY_STATES = ("pending", "sending", "retrying")
 
 
+def instance_multiproc_dir(base: Path = DEFAULT_MULTIPROC_DIR, pid: int | None = None) -> Path:
+    """`base/<pid>` for this supervisor; directories of supervisors that are gone are removed
+    (their children's counters died with them). Files directly in `base` (earlier versions)
+    are left alone."""
+    own = os.getpid() if pid is None else pid
+    if base.is_dir():
+        for entry in base.iterdir():
+            if entry.is_dir() and entry.name.isdigit() and int(entry.name) != own \
+                    and _pid_gone(int(entry.name)):
+                shutil.rmtree(entry, ignore_errors=True)
+    return base / str(own)
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def prepare_multiproc_dir(directory: Path) -> Path:
     """Create the directory, empty of any earlier run's files (their processes are gone)."""
     if directory.exists():
@@ -73,26 +100,55 @@ def prepare_multiproc_dir(directory: Path) -> Path:
     return directory.resolve()
 
 
-class HostCollector(Collector):
-    """The children's files (minus host-owned names) + the host's own metrics."""
+VIEW_VERSION = "e911_location_view_version"
+"""`router.metrics.LOCATION_VIEW_VERSION`: per process in the files, per worker on the
+endpoint."""
 
-    def __init__(self, multiproc_dir: Path | None) -> None:
+
+def _no_workers() -> Mapping[str, str]:
+    return {}
+
+
+class HostCollector(Collector):
+    """The children's files (minus host-owned names) + the host's own metrics.
+
+    `workers()` maps the pid of each running worker (as text) to its name ("worker-1"): the
+    location view's version is written per process (`liveall`, labelled `pid`) and served
+    per worker; the same gauge's 0 in the API's and the sender's files (they import the
+    metrics module too, and hold no view) is dropped."""
+
+    def __init__(self, multiproc_dir: Path | None,
+                 workers: Callable[[], Mapping[str, str]] = _no_workers) -> None:
         self._files = (MultiProcessCollector(None, path=str(multiproc_dir))  # type: ignore[no-untyped-call]
                        if multiproc_dir is not None else None)
+        self._workers = workers
 
     def collect(self) -> Iterable[Metric]:
         if self._files is not None:
             for family in self._files.collect():  # type: ignore[no-untyped-call]
-                if family.name not in HOST_METRICS:
+                if family.name == VIEW_VERSION:
+                    yield by_worker(family, self._workers())
+                elif family.name not in HOST_METRICS:
                     yield family
         for family in REGISTRY.collect():
             if family.name in HOST_METRICS:
                 yield family
 
 
-def host_registry(multiproc_dir: Path | None) -> CollectorRegistry:
+def by_worker(family: Metric, workers: Mapping[str, str]) -> Metric:
+    """`family`'s samples of worker processes, their `pid` label replaced by `worker`."""
+    merged = GaugeMetricFamily(family.name, family.documentation, labels=["worker"])
+    for sample in family.samples:
+        name = workers.get(sample.labels.get("pid", ""))
+        if name is not None:
+            merged.add_metric([name], sample.value)
+    return merged
+
+
+def host_registry(multiproc_dir: Path | None,
+                  workers: Callable[[], Mapping[str, str]] = _no_workers) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HostCollector(multiproc_dir))
+    registry.register(HostCollector(multiproc_dir, workers))
     return registry
 
 
@@ -129,6 +185,11 @@ def read_outbox(engine: Engine, now: datetime) -> OutboxSnapshot:
                           now.isoformat())
 
 
+def read_change_seq(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(sa.select(schema.change_seq.c.seq)) or 0)
+
+
 class StorePoller:
     """Reads the outbox every few seconds (never at scrape time: a slow database must not
     make the scrape time out and look like a dead router)."""
@@ -140,6 +201,8 @@ class StorePoller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.snapshot = OutboxSnapshot(store_up=False)
+        self.change_seq: int | None = None
+        """The store's `change_seq` at the last poll: what the workers' views should reach."""
 
     def poll_once(self) -> OutboxSnapshot:
         now = datetime.now(UTC)
@@ -147,6 +210,7 @@ class StorePoller:
             return self.snapshot
         try:
             snap = read_outbox(self._engine, now)
+            self.change_seq = read_change_seq(self._engine)
         except Exception as exc:
             if self.snapshot.store_up:
                 log.error("e911.store.unreachable", error=type(exc).__name__)
@@ -224,7 +288,7 @@ class HostObservability:
                  engine: Engine | None, prober: TrunkProber | None,
                  children: Callable[[], Sequence[ChildStatus]] = tuple) -> None:
         self.multiproc_dir = multiproc_dir
-        self.registry = host_registry(multiproc_dir)
+        self.registry = host_registry(multiproc_dir, self._worker_pids)
         self.poller = StorePoller(engine)
         self.prober = prober
         self.children = children
@@ -286,6 +350,10 @@ class HostObservability:
             except Exception:
                 log.exception("e911.metrics.history_failed")
 
+    def _worker_pids(self) -> dict[str, str]:
+        return {str(c.pid): c.name for c in self.children()
+                if c.kind == ChildKind.WORKER.value and c.running}
+
     # -- what the endpoint serves ----------------------------------------------------------
 
     def metrics_text(self) -> bytes:
@@ -310,6 +378,8 @@ class HostObservability:
                                "status": result.status if result else None,
                                "probed": result is not None})
         snap = self.poller.snapshot
+        views = sorted((labels["worker"], int(value))
+                       for labels, value in samples(self.registry, VIEW_VERSION))
         return {
             "version": __version__,
             "uptime_seconds": round(time.monotonic() - self._started_at, 1),
@@ -320,6 +390,10 @@ class HostObservability:
                                 for (c, o), n in sorted(calls.items())],
             "calls_window_seconds": round(covered, 1),
             "notifications": asdict(snap),
+            "location_views": {
+                "store_change_seq": self.poller.change_seq,
+                "workers": [{"worker": w, "change_seq": v} for w, v in views],
+            },
             "worker_restarts": next((v for _, v in samples(
                 self.registry, "e911_worker_restarts_total")), 0.0),
         }
@@ -360,7 +434,7 @@ def _handler(host: HostObservability) -> type[BaseHTTPRequestHandler]:
 
 
 def host_observability(settings: Settings, *, probe_seconds: float,
-                       multiproc_dir: Path = DEFAULT_MULTIPROC_DIR) -> HostObservability:
+                       multiproc_dir: Path | None = None) -> HostObservability:
     """Build and start the endpoint on E911_METRICS_LISTEN. Never raises for an observability
     failure (a taken port, an unreachable store): the router runs without it, and says so."""
     prober = None
@@ -369,10 +443,12 @@ def host_observability(settings: Settings, *, probe_seconds: float,
             trunks_of(settings.trunk_psap, settings.trunk_sorting_center, settings.trunk_test,
                       settings.trunk_outbound),
             bind_host=settings.sip_listen.host, interval_seconds=probe_seconds)
+    wanted = multiproc_dir
     try:
-        directory: Path | None = prepare_multiproc_dir(multiproc_dir)
+        wanted = wanted or instance_multiproc_dir()
+        directory: Path | None = prepare_multiproc_dir(wanted)
     except OSError as exc:
-        log.error("e911.metrics.dir_failed", path=str(multiproc_dir), error=str(exc))
+        log.error("e911.metrics.dir_failed", path=str(wanted), error=str(exc))
         directory = None
     host = HostObservability(
         listen=(settings.metrics_listen.host, settings.metrics_listen.port),

@@ -1,7 +1,8 @@
 """`e911-router status`: one screen for the on-call engineer.
 
 Read from the running router's endpoint (`E911_METRICS_LISTEN`, `/status.json`: children,
-slots, trunk probes, calls in the last hour, the outbox) and from the store (911/933 call
+slots, trunk probes, the store change each worker's location view has applied, calls in the
+last hour, the outbox) and from the store (911/933 call
 records of the last hour, which survive a restart of the router). The first lines say what
 needs attention, if anything.
 
@@ -98,6 +99,7 @@ def render(status: dict[str, Any] | None, records_hour: dict[tuple[str, str], in
             word = "UP" if t["up"] else ("DOWN" if t["probed"] else "?")
             answer = (str(t["status"]) if t["status"] else "no answer") if t["probed"] else ""
             lines.append(f"  {word:<6}{t['purpose']:<16}{t['trunk']}  {answer}".rstrip())
+        lines += _view_lines(status.get("location_views"))
         window = _duration(status["calls_window_seconds"])
         lines += ["", f"CALLS (last {window}, by class and outcome)"]
         lines += [f"  {c['call_class']:<16}{c['outcome']:<24}{c['calls']:>6}"
@@ -113,6 +115,23 @@ def render(status: dict[str, Any] | None, records_hour: dict[tuple[str, str], in
                                       ("pending", "sending", "retrying", "failed", "sent"))
                      + f"   oldest pending {outbox.get('oldest_pending_seconds', 0):.0f} s")
     return "\n".join(lines) + "\n"
+
+
+def _view_lines(views: dict[str, Any] | None) -> list[str]:
+    """Which store change each worker's location view has applied: a worker behind the store
+    still locates callers as they were before the newer writes (it catches up within a poll,
+    0.5 s, unless the store is unreachable from it)."""
+    if not views:
+        return []
+    store_seq = views.get("store_change_seq")
+    head = f"store change_seq {store_seq}" if store_seq is not None else "store not read yet"
+    lines = ["", f"LOCATION VIEWS ({head})"]
+    for view in views.get("workers", []):
+        seq = int(view["change_seq"])
+        behind = f"   {store_seq - seq} behind" if store_seq is not None and seq < store_seq \
+            else ""
+        lines.append(f"  {view['worker']:<16}change_seq {seq}{behind}")
+    return lines
 
 
 def _duration(seconds: float) -> str:

@@ -12,6 +12,10 @@ The same thread drains the queue of "device seen on an unbound network" sighting
 
 A view that has not loaded answers `Unlocated(NOT_LOADED)`: a 911 call then goes to the
 sorting center, never to a failure. A store outage after loading keeps the last snapshot.
+
+Each swap sets the gauge `e911_location_view_version` to the snapshot's `change_seq`: what
+the host endpoint reports per worker, so an operator (or a test) that wrote the store at
+change_seq N can wait until every worker locates with that write instead of guessing.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from router.location.model import (
     ValidatedAddress,
 )
 from router.location.store import BindingRow, Store, UserRow, ViewChanges, ViewRows
+from router.metrics import LOCATION_VIEW_VERSION
 
 log = structlog.get_logger(__name__)
 
@@ -342,6 +347,7 @@ class LocationView:
                 known = current.bound_addresses if current is not None else frozenset()
                 snapshot = build_snapshot(self._store.load_view_rows(known), current)
             self._snapshot = snapshot  # the swap: one reference assignment
+            LOCATION_VIEW_VERSION.set(snapshot.seq)
             log.debug(
                 "e911.view.refreshed", seq=snapshot.seq, bindings=len(snapshot.bindings),
                 networks=len(snapshot.networks), users=len(snapshot.users),

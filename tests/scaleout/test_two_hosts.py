@@ -1,24 +1,35 @@
 """Scale-out: two router instances on distinct loopback addresses share one PostgreSQL store.
 
 Host A (127.0.0.2) runs the front (Kamailio) and one worker; host B (127.0.0.3) runs one worker
-and no front, trusting only A's front (E911_KAMAILIO_REMOTE_WORKERS on A lists B's worker). An
-address bound through B's HTTP API locates a 911 that either host's worker handles.
+and no front, trusting only A's front (E911_KAMAILIO_REMOTE_WORKERS on A lists B's worker). Each
+host also runs its own API and notification sender. An address bound through B's HTTP API
+locates a 911 that either host's worker handles, once every worker's location view says it has
+applied the store change the binding made; the two senders e-mail each contact exactly once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from router.location.model import DEFAULT_ACCOUNT_ID
+from router.location.store import open_store
+from router.notify.model import DeliveryState
+from router.notify.outbox import Outbox
 from tests.front.conftest import requires_kamailio
-from tests.front.harness import running_router
+from tests.front.harness import RouterRun, running_router
+from tests.notify.support import SmtpServer
 from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
-from tests.scenarios.harness import REPO, run_uac, start_uas, wait_until
+from tests.scenarios.harness import REPO, Uas, run_uac, start_uas, wait_until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.postgres, requires_kamailio]
 
@@ -26,6 +37,7 @@ ADMIN_TOKEN = "scaleout-admin-token-0123456789"
 USER = "4004"
 CALLBACK = "+14065554004"
 HOST_A, HOST_B = "127.0.0.2", "127.0.0.3"
+CONTACTS = ("ops@example.com", "security@example.com")
 
 
 def _seed(url: str) -> None:
@@ -62,42 +74,84 @@ def _bind_through_api(api: str) -> None:
         assert bound.status_code in (200, 201), bound.text
 
 
+def _store_change_seq(url: str) -> int:
+    """The store's change_seq now: every write the API has answered is at or below it."""
+    store = open_store(url, migrate=False)
+    try:
+        return store.change_seq()
+    finally:
+        store.close()
+
+
+def _view_versions(host: RouterRun) -> dict[str, float]:
+    """worker -> the change_seq its location view has applied, from the host's endpoint."""
+    url = f"http://{host.env['E911_METRICS_LISTEN']}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    return {s.labels["worker"]: s.value for f in text_string_to_metric_families(text)
+            for s in f.samples if s.name == "e911_location_view_version"}
+
+
+def _wait_views_caught_up(hosts: dict[str, RouterRun], seq: int, timeout: float = 20) -> None:
+    """Until every worker of every host serves a view version of `seq` or more (each host here
+    has exactly one worker, "worker-1": a missing series is not caught up)."""
+    seen: dict[str, dict[str, float]] = {}
+
+    def caught_up() -> bool:
+        seen.update({name: _view_versions(host) for name, host in hosts.items()})
+        return all(set(v) == {"worker-1"} and min(v.values()) >= seq for v in seen.values())
+
+    try:
+        wait_until(caught_up, timeout, f"every worker's location view at change_seq {seq}",
+                   interval=0.1)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; views: {seen}") from None
+
+
+@contextlib.contextmanager
+def _two_hosts(url: str, tmp_path: Path, psap: Uas, smtp_url: str | None = None
+               ) -> Iterator[tuple[RouterRun, RouterRun]]:
+    """Host B (worker only) then host A (front + worker), both on the store at `url`."""
+    common = {"E911_DATABASE_URL": url, "E911_TRUNK_PSAP": psap.uri,
+              "E911_TRUNK_SORTING_CENTER": psap.uri, "E911_ADMIN_TOKENS": ADMIN_TOKEN}
+    if smtp_url is not None:
+        common["E911_SMTP_URL"] = smtp_url
+    with running_router({**common, "E911_TRUSTED_PEERS": f"{HOST_A}/32",
+                         "E911_PBX_PEERS": f"{HOST_A}/32"}, tmp_path, workers=1,
+                        host=HOST_B, front=False) as host_b, \
+            running_router({**common, "E911_TRUSTED_PEERS": "127.0.0.1/32",
+                            "E911_KAMAILIO_REMOTE_WORKERS": f"sip:{HOST_B}:{host_b.sip_port}"},
+                           tmp_path, workers=1, host=HOST_A) as host_a:
+        yield host_a, host_b
+
+
+def _call_911(host_a: RouterRun, tmp_path: Path) -> None:
+    csv = tmp_path / f"caller-{USER}.csv"
+    csv.write_text(f"SEQUENTIAL\n{USER}\n")
+    # -rsa: SIPp sends to host A's front (its target argument is 127.0.0.1).
+    result = run_uac("uac-911-expect-200", host_a.sip_port, tmp_path, service="911",
+                     caller_csv=str(csv), extra=("-rsa", f"{HOST_A}:{host_a.sip_port}"))
+    assert result.ok, result.errors
+
+
 @requires_pidf_xsd
-@pytest.mark.xfail(strict=False, reason=(
-    "known race (issue 9, open): the test places the 911s once host A's API sees the binding,"
-    " but the workers' in-memory location views poll the store every 0.5 s and can lag on a"
-    " loaded machine, so a call may still go unlocated; needs a view-caught-up signal"))
 def test_address_bound_through_one_host_locates_911s_handled_by_both(
     pg_schema_url: str, tmp_path: Path
 ) -> None:
-    """B's API binds user 4004 to 127.0.0.1; two 911s through A's front (round robin: one per
-    host's worker) both reach the PSAP with that address in a valid PIDF-LO."""
+    """B's API binds user 4004 to 127.0.0.1; once both workers' views have applied that
+    change, two 911s through A's front (round robin: one per host's worker) both reach the
+    PSAP with that address in a valid PIDF-LO."""
     _seed(pg_schema_url)
     psap = start_uas("uas-psap-answer", tmp_path)
-    common = {"E911_DATABASE_URL": pg_schema_url, "E911_TRUNK_PSAP": psap.uri,
-              "E911_TRUNK_SORTING_CENTER": psap.uri, "E911_ADMIN_TOKENS": ADMIN_TOKEN}
     try:
-        with running_router({**common, "E911_TRUSTED_PEERS": f"{HOST_A}/32",
-                             "E911_PBX_PEERS": f"{HOST_A}/32"}, tmp_path, workers=1,
-                            host=HOST_B, front=False) as host_b, \
-                running_router({**common, "E911_TRUSTED_PEERS": "127.0.0.1/32",
-                                "E911_KAMAILIO_REMOTE_WORKERS": f"sip:{HOST_B}:{host_b.sip_port}"},
-                               tmp_path, workers=1, host=HOST_A) as host_a:
+        with _two_hosts(pg_schema_url, tmp_path, psap) as (host_a, host_b):
             _bind_through_api(host_b.api_url)
-            wait_until(lambda: _api_up(host_a.api_url), 30, "host A's API")
-            with httpx.Client(base_url=host_a.api_url, timeout=20,
-                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as api_a:
-                wait_until(lambda: api_a.get(f"/v1/users/{USER}/location",
-                                             params={"ip": "127.0.0.1"}).json()["located"],
-                           20, "host A's API seeing the binding made through host B")
-            csv = tmp_path / "caller-4004.csv"
-            csv.write_text(f"SEQUENTIAL\n{USER}\n")
+            _wait_views_caught_up({"A": host_a, "B": host_b}, _store_change_seq(pg_schema_url))
             for _ in range(2):
-                # -rsa: SIPp sends to host A's front (its target argument is 127.0.0.1).
-                result = run_uac("uac-911-expect-200", host_a.sip_port, tmp_path,
-                                 service="911", caller_csv=str(csv),
-                                 extra=("-rsa", f"{HOST_A}:{host_a.sip_port}"))
-                assert result.ok, result.errors
+                _call_911(host_a, tmp_path)
             invites = psap.wait_invites(2)
             for invite in invites:
                 assert_emergency_invite(invite, InviteExpectation(
@@ -108,3 +162,47 @@ def test_address_bound_through_one_host_locates_911s_handled_by_both(
     finally:
         psap.stop()
 
+
+def test_two_hosts_senders_email_each_contact_exactly_once(
+    pg_schema_url: str, tmp_path: Path
+) -> None:
+    """Both hosts run a notification sender on the one outbox: each of two 911s (one per
+    host's worker) gives exactly one e-mail per contact, each delivery claimed once."""
+    _seed(pg_schema_url)
+    store = open_store(pg_schema_url, migrate=False)
+    store.set_contacts(DEFAULT_ACCOUNT_ID, list(CONTACTS))
+    smtp = SmtpServer().start()
+    psap = start_uas("uas-psap-answer", tmp_path)
+    try:
+        with _two_hosts(pg_schema_url, tmp_path, psap, smtp.url) as (host_a, host_b):
+            for host in (host_a, host_b):
+                host.wait_event("e911.notify.sender_started")
+            _call_911(host_a, tmp_path)
+            smtp.handler.wait_for(2, timeout=30)
+            # The second call's deliveries are claimed after the first's (oldest first): a
+            # second copy of the first call's would have been sent before them.
+            _call_911(host_a, tmp_path)
+            got = smtp.handler.wait_for(4, timeout=30)
+            assert host_a.count("e911.notify.recorded") + host_b.count(
+                "e911.notify.recorded") == 2
+            refs = sorted({str(r.message["X-E911-Call-Ref"]) for r in got})
+            outbox = Outbox(store)
+
+            def all_sent() -> bool:
+                calls = [outbox.get_call(ref) for ref in refs]
+                return all(c is not None and all(d.state is DeliveryState.SENT
+                                                 for d in c.deliveries) for c in calls)
+
+            wait_until(all_sent, 15, "both calls' deliveries recorded as sent", interval=0.1)
+            received = sorted((str(r.message["X-E911-Call-Ref"]), r.rcpt_tos) for r in got)
+            assert len(smtp.handler.received) == 4
+            assert received == sorted((ref, (contact,)) for ref in refs for contact in CONTACTS)
+            for ref in refs:
+                call = outbox.get_call(ref)
+                assert call is not None
+                assert [(d.recipient, d.attempts, d.possible_duplicate)
+                        for d in call.deliveries] == [(c, 1, False) for c in CONTACTS]
+    finally:
+        psap.stop()
+        smtp.stop()
+        store.close()
