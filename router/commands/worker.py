@@ -79,6 +79,6 @@ def _first_load(view: LocationView) -> None:
     try:
         view.refresh()
     except Exception as exc:  # the poller keeps trying; calls must not wait for the store
-        log.warning("e911.location.first_load_failed", error=type(exc).__name__)
+        log.warning("e911.view.first_load_failed", error=type(exc).__name__)
         return
-    log.info("e911.location.view_loaded", seq=view.seq)
+    log.info("e911.view.loaded", seq=view.seq)
