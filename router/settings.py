@@ -341,6 +341,7 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_KAMAILIO_WORKER_CPS", "400", _parse_int_range(1, 100000)),
     _Var("E911_KAMAILIO_SOURCE_LIMIT", "60", _parse_int_range(0, 1000000)),
     _Var("E911_KAMAILIO_REMOTE_WORKERS", "", _parse_optional_sip_uris),
+    _Var("E911_KAMAILIO_ROUTE_CACHE_SECONDS", "10", _parse_int_range(0, 3600)),
     _Var("E911_RECORD_RETENTION_DAYS", "2555", _parse_int_range(1, 36500)),
     _Var("E911_LOG_LEVEL", "info", lambda n, v: _parse_log_level(n, v)),
     _Var("E911_LOG_FORMAT", "auto", _parse_enum(LogFormat)),
@@ -425,6 +426,9 @@ class Settings:
     """Requests per 2 s from one direct (non-PBX) sender before pike blocks it; 0: off."""
     kamailio_remote_workers: tuple[str, ...]
     """Workers on other hosts (SIP URIs) the front also dispatches to."""
+    kamailio_route_cache_seconds: int
+    """How long the front routes a located caller's ordinary calls itself after a worker
+    redirected one (emptied when bindings change); 0: every call goes to a worker."""
     record_retention_days: int
     log_level: str
     log_format: LogFormat

@@ -55,6 +55,18 @@ def kamailio_binary(settings: Settings) -> str:
     return found
 
 
+def kamcmd_binary(settings: Settings) -> str:
+    """Kamailio's RPC client beside the Kamailio binary we run (the same package ships both),
+    else whatever `kamcmd` is on PATH."""
+    beside = Path(shutil.which(str(settings.kamailio_binary)) or "kamailio").with_name("kamcmd")
+    return str(beside) if beside.is_absolute() and beside.exists() else "kamcmd"
+
+
+def ctl_socket(settings: Settings) -> Path:
+    """The front's ctl socket (kamailio.cfg.tmpl's `ctl` modparam): stats and htable RPCs."""
+    return settings.kamailio_run_dir.resolve() / "kamailio.ctl"
+
+
 def _command(args: argparse.Namespace) -> int:
     try:
         settings = load_settings_from_environment(args.env_file)

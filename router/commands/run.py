@@ -19,12 +19,16 @@ import importlib.util
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from router.commands.kamailio import kamailio_binary, prepare
+from router.commands.kamailio import ctl_socket, kamailio_binary, kamcmd_binary, prepare
 from router.kamailio.front import FrontConfig, front_peers, local_workers
 from router.observe import configure_logging
 from router.settings import Front, HostPort, Settings, SettingsError, load_settings_from_environment
 from router.supervisor import ChildKind, ChildSpec, PortTaken, Supervisor, check_port_free
+
+if TYPE_CHECKING:
+    from router.kamailio.cache import RouteCacheFlusher
 
 EXIT_CONFIG = 2
 
@@ -133,9 +137,25 @@ def _run_command(args: argparse.Namespace) -> int:
     from router.metrics_server import host_observability, with_child_env
 
     host = host_observability(settings, probe_seconds=args.trunk_probe_seconds)
+    flusher = route_cache_flusher(settings)
     supervisor = Supervisor(with_child_env(children, host), on_exit=host.child_exited)
     host.children = supervisor.status
     try:
         return supervisor.run()
     finally:
+        if flusher is not None:
+            flusher.stop()
         host.stop()
+
+
+def route_cache_flusher(settings: Settings) -> RouteCacheFlusher | None:
+    """With the front's route cache on, the watcher that empties it when locations change
+    (router/kamailio/cache.py); started here, stopped by the caller."""
+    if settings.front is not Front.KAMAILIO or settings.kamailio_route_cache_seconds == 0:
+        return None
+    from router.kamailio.cache import RouteCacheFlusher, kamcmd_flush
+    from router.location.store import open_store
+
+    store = open_store(settings.database_url, migrate=False)
+    flush = kamcmd_flush(ctl_socket(settings), binary=kamcmd_binary(settings))
+    return RouteCacheFlusher(store.change_seq, flush).start()

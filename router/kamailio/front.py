@@ -45,6 +45,8 @@ class FrontConfig:
     source_limit: int
     """pike: requests per 2 s from one direct sender; 0 = no per-sender limit."""
     children: int
+    route_cache_seconds: int
+    """E911_KAMAILIO_ROUTE_CACHE_SECONDS: 0 turns the route cache off."""
     run_dir: Path
     """Absolute: kamailio.cfg, dispatcher.list and Kamailio's runtime files."""
     debug_level: int
@@ -105,6 +107,7 @@ def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
         rate_limit_cps=settings.kamailio_worker_cps * len(workers),
         source_limit=settings.kamailio_source_limit,
         children=settings.kamailio_children,
+        route_cache_seconds=settings.kamailio_route_cache_seconds,
         run_dir=run_dir,
         debug_level=KAMAILIO_LOG_LEVELS.get(settings.log_level, 1),
     )

@@ -104,6 +104,8 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "ctl_socket": _cfg_string(str(front.run_dir / "kamailio.ctl")),
         "cid_domain": _cfg_string(_cid_domain(front.listen.host)),
         "trunk_uri_re": TRUNK_URI_RE,
+        "route_cache_on": "1 == 1" if front.route_cache_seconds > 0 else "0 == 1",
+        "route_cache_seconds": str(front.route_cache_seconds),
     }
 
 

@@ -117,6 +117,16 @@ def test_source_limit_zero_leaves_out_the_pike_check() -> None:
     assert "pike_check_req()" not in without
 
 
+def test_route_cache_is_on_by_default_and_zero_turns_it_off() -> None:
+    """E911_KAMAILIO_ROUTE_CACHE_SECONDS sets the entries' lifetime; 0 skips the cache route."""
+    on = render(front_config(load_settings({}), RUN_DIR)).cfg
+    off = render(front_config(load_settings({"E911_KAMAILIO_ROUTE_CACHE_SECONDS": "0"}),
+                              RUN_DIR)).cfg
+    assert 'modparam("htable", "htable", "e911_located=>size=14;autoexpire=10;")' in on
+    assert "route[ROUTE_CACHE] {\n\tif (!(1 == 1)) {\n\t\treturn;" in on
+    assert "route[ROUTE_CACHE] {\n\tif (!(0 == 1)) {\n\t\treturn;" in off
+
+
 def test_no_trusted_peers_refuses_every_invite() -> None:
     """An empty E911_TRUSTED_PEERS renders a trust check that nobody passes."""
     out = render(front_config(load_settings({"E911_TRUSTED_PEERS": ""}), RUN_DIR)).cfg

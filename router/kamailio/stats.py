@@ -1,0 +1,74 @@
+"""The front's own counters (Kamailio `statistics`, group `e911_front`) on the host's /metrics.
+
+Kamailio counts what no worker sees: calls the route cache sent on by itself, emergency INVITEs
+the front built from a worker's 302, malformed 302s, fallback trunks. They are read over the
+ctl socket (`kamcmd stats.get_statistics e911_front:`) at scrape time and served as counters.
+When Kamailio does not answer (starting, restarting, E911_FRONT=none) the series are absent
+rather than zero, so a rate() over a restart does not see a false drop.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+_LINE = re.compile(r"^\s*e911_front:([a-z_]+) = (\d+)\s*$", re.M)
+
+
+def parse_front_stats(text: str) -> dict[str, int]:
+    """`kamcmd stats.get_statistics e911_front:` output -> {name: value}."""
+    return {name: int(value) for name, value in _LINE.findall(text)}
+
+
+def read_front_stats(ctl_socket: Path, *, binary: str = "kamcmd",
+                     timeout_seconds: float = 2.0) -> dict[str, int]:
+    """The front's counters, or {} when Kamailio cannot be asked."""
+    if not ctl_socket.exists():
+        return {}
+    try:
+        proc = subprocess.run([binary, "-s", f"unix:{ctl_socket}", "stats.get_statistics",
+                               "e911_front:"], capture_output=True, text=True,
+                              timeout=timeout_seconds, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return parse_front_stats(proc.stdout) if proc.returncode == 0 else {}
+
+
+def front_metrics(stats: Mapping[str, int]) -> list[Metric]:
+    """Prometheus families for the counters in `stats` (none when `stats` is empty)."""
+    if not stats:
+        return []
+    cache = CounterMetricFamily(
+        "e911_front_route_cache",
+        "Ordinary calls of located callers the front routed itself from its route cache (hit) "
+        "and worker 302s it remembered (filled); docs/kamailio.md.", labels=["result"])
+    cache.add_metric(["hit"], stats.get("route_cache_hit", 0))
+    cache.add_metric(["filled"], stats.get("route_cache_filled", 0))
+    redirects = CounterMetricFamily(
+        "e911_front_emergency_redirects",
+        "Workers' front-path 302s: built into an emergency INVITE with its PIDF-LO (built), or "
+        "refused as malformed and routed without location (malformed); docs/front-path.md.",
+        labels=["result"])
+    redirects.add_metric(["built"], stats.get("redirect_built", 0))
+    redirects.add_metric(["malformed"], stats.get("redirect_malformed", 0))
+    fallback = CounterMetricFamily(
+        "e911_front_fallback_trunks",
+        "Further emergency trunks the front tried after one failed (X-E911-Fallback).")
+    fallback.add_metric([], stats.get("fallback_used", 0))
+    return [cache, redirects, fallback]
+
+
+class FrontStatsCollector(Collector):
+    """Register on the host registry: reads Kamailio at every scrape."""
+
+    def __init__(self, ctl_socket: Path, *, binary: str = "kamcmd") -> None:
+        self._ctl = ctl_socket
+        self._binary = binary
+
+    def collect(self) -> Iterable[Metric]:
+        return front_metrics(read_front_stats(self._ctl, binary=self._binary))

@@ -1,0 +1,128 @@
+"""The front's route cache (E911_KAMAILIO_ROUTE_CACHE_SECONDS), end to end: SIPp -> Kamailio ->
+workers -> SIPp trunks on loopback, and the watcher that empties it when locations change.
+
+The cache only ever replays a worker's own answer (the 302 for a located caller's ordinary
+call); 911 and 933 never touch it, and an unlocated caller is never cached.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from router.location.model import DEFAULT_ACCOUNT_ID
+from router.location.store import open_store
+from tests.front.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, requires_kamailio
+from tests.front.harness import running_router
+from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
+from tests.scenarios.harness import run_uac, uas_trunks, wait_until
+
+pytestmark = [pytest.mark.scenario, requires_kamailio]
+
+NUMBER = "4065550123"
+WORKERS = 2  # running_router's default
+VIEW_REFRESHED = "e911.view.refreshed"
+
+
+def _front_stat(tmp_path: Path, name: str) -> int:
+    """A Kamailio statistic through the running router's ctl socket (kamcmd)."""
+    ctl = tmp_path / "kamailio-127.0.0.1" / "kamailio.ctl"
+    out = subprocess.run(["kamcmd", "-s", f"unix:{ctl}", "stats.get_statistics",
+                          f"e911_front:{name}"],
+                         capture_output=True, text=True, timeout=10, check=True).stdout
+    match = re.search(rf"e911_front:{name} = (\d+)", out)
+    assert match is not None, out
+    return int(match.group(1))
+
+
+def _redirected(router_events: list[dict[str, object]]) -> int:
+    return sum(1 for e in router_events
+               if e.get("event") == "e911.call.ended" and e.get("result") == "redirected")
+
+
+@requires_pidf_xsd
+def test_repeated_located_call_is_routed_by_the_front_and_911_still_reaches_a_worker(
+    front_store_url: str, tmp_path: Path
+) -> None:
+    """First call: worker 302, cache filled. Next two: the front routes them itself, to the very
+    Request-URI the worker chose. A 911 from the same caller right after still goes through a
+    worker and reaches the PSAP with its PIDF-LO."""
+    with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer", calls=3) as (
+            outbound, psap), \
+            running_router({"E911_DATABASE_URL": front_store_url,
+                            "E911_TRUNK_OUTBOUND": outbound.uri, "E911_TRUNK_PSAP": psap.uri,
+                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "60"}, tmp_path) as router:
+        for _ in range(3):
+            result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service=NUMBER)
+            assert result.ok, result.errors
+        invites = outbound.wait_invites(3)
+        expected = f"INVITE sip:+14065550123@127.0.0.1:{outbound.port} SIP/2.0"
+        assert [i.splitlines()[0] for i in invites] == [expected] * 3
+        assert all("X-E911-" not in i for i in invites)
+        router.wait_event("e911.call.ended", where=lambda e: e.get("result") == "redirected")
+        assert (_front_stat(tmp_path, "route_cache_filled"),
+                _front_stat(tmp_path, "route_cache_hit")) == (1, 2)
+        assert _redirected(router.events) == 1  # only the first call reached a worker
+
+        result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service="911")
+        assert result.ok, result.errors
+        (invite,) = psap.wait_invites(1)
+        assert_emergency_invite(invite, InviteExpectation(
+            request_user="911", callback_number=USER_CALLBACK, display_name="Ada Lovelace",
+            has_location=True, civic=OFFICE, language="en"))
+        ended = router.wait_event("e911.call.ended", where=lambda e: e.get("result") == "bridged")
+        assert ended["trunk"] == "psap"
+        assert _front_stat(tmp_path, "route_cache_hit") == 2
+
+
+def test_unlocated_caller_is_never_cached(front_store_url: str, tmp_path: Path) -> None:
+    """A caller with no address: the worker blocks the call (183 + 403) and nothing is cached,
+    so every later call of theirs reaches a worker too (a hit needs a filled entry)."""
+    with running_router({"E911_DATABASE_URL": front_store_url,
+                         "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "60"}, tmp_path) as router:
+        result = run_uac("uac-normal-unlocated-expect-183-403", router.sip_port, tmp_path,
+                         service=NUMBER, caller_csv="callers-unlocated.csv",
+                         variables={"rtp_port": "9"})
+        assert result.ok, result.errors
+        router.wait_event("e911.call.ended", where=lambda e: e.get("status") == 403)
+        assert (_front_stat(tmp_path, "route_cache_filled"),
+                _front_stat(tmp_path, "route_cache_hit")) == (0, 0)
+
+
+def test_cleared_binding_empties_the_cache_and_the_next_call_is_announced(
+    front_store_url: str, tmp_path: Path
+) -> None:
+    """Cached, then the caller's binding is cleared: the router empties the front's table (a
+    logged flush) and the caller's next ordinary call reaches a worker, which blocks it."""
+    with uas_trunks(tmp_path, "uas-psap-answer") as (outbound,), \
+            running_router({"E911_DATABASE_URL": front_store_url,
+                            "E911_TRUNK_OUTBOUND": outbound.uri,
+                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "60"}, tmp_path) as router:
+        result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service=NUMBER)
+        assert result.ok, result.errors
+        outbound.wait_invites(1)
+        assert _front_stat(tmp_path, "route_cache_filled") == 1
+
+        mark = router.mark()
+        store = open_store(front_store_url, migrate=False)
+        try:
+            (binding,) = store.bindings_for_user(DEFAULT_ACCOUNT_ID, LOCATED_USER)
+            assert store.clear_binding(DEFAULT_ACCOUNT_ID, LOCATED_USER, binding.address_id)
+            seq = store.change_seq()
+        finally:
+            store.close()
+        router.wait_event("e911.front.cache_flushed", after=mark)
+        # Both workers' views have the change too: a worker, not the cache, decides now.
+        wait_until(lambda: router.count(
+            VIEW_REFRESHED, lambda e: int(str(e.get("seq", -1))) >= seq) >= WORKERS,
+            20, "both workers' views to load the cleared binding")
+
+        result = run_uac("uac-normal-unlocated-expect-183-403", router.sip_port, tmp_path,
+                         service=NUMBER, variables={"rtp_port": "9"})
+        assert result.ok, result.errors
+        assert 'Reason: SIP;cause=403;text="Emergency address not registered"' in result.messages
+        assert _front_stat(tmp_path, "route_cache_hit") == 0
+        assert len(outbound.invites()) == 1
