@@ -25,7 +25,9 @@ SECTIONS: dict[str, list[str]] = {
     "sip": [PY, "scripts/bench_sip.py"],
     "notify": [PY, "scripts/bench_notify.py"],
     "mass_event": [PY, "scripts/bench_mass_event.py"],
-    "load": [PY, "scripts/bench_load.py"],
+    # --chart: calls/s against failures and setup p99, drawn from the runs it measures
+    # (docs/benchmarks-load.json beside it; redraw alone: scripts/bench_chart.py).
+    "load": [PY, "scripts/bench_load.py", "--chart", "docs/benchmarks-load.svg"],
 }
 
 BEGIN = "<!-- section:{name} -->"

@@ -11,8 +11,10 @@ alone doing the same 911/933 classification without location (scripts/peers/); p
 sippy B2BUA from PyPI bridging every call. The peers know no location, so for them every call
 of the same traffic is expected answered.
 
-Prints markdown (figures + the exact commands) on stdout. Loopback only; every run is bounded
-by scripts/loadlib.py (rate <= 3,000/s, <= 900 s).
+Prints markdown (figures + the exact commands) on stdout. With `--chart PATH.svg` (as
+`./scripts/bench load` runs it) it also saves every measured run to PATH.json and draws the
+chart of calls per second against failed calls and setup p99 from it (scripts/bench_chart.py).
+Loopback only; every run is bounded by scripts/loadlib.py (rate <= 3,000/s, <= 900 s).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_chart
 import loadlib
 from loadlib import RunResult
 
@@ -98,8 +101,22 @@ def _usage_table(result: RunResult) -> list[str]:
     return lines
 
 
+def chart_points(results: dict[str, tuple[list[RunResult], RunResult | None]],
+                 args: argparse.Namespace) -> list[bench_chart.Point]:
+    """Every run measured, in order: the steps, then the hold that passed. A hold that failed
+    is in `steps` (see `search`): it is told apart by its length."""
+    points = []
+    for steps, held in results.values():
+        for step in steps:
+            long_run = step.seconds == args.seconds and args.seconds != args.step_seconds
+            points.append(bench_chart.point_of(step, held=long_run))
+        if held is not None:
+            points.append(bench_chart.point_of(held, held=True))
+    return points
+
+
 def render(results: dict[str, tuple[list[RunResult], RunResult | None]],
-           args: argparse.Namespace, started: float) -> str:
+           args: argparse.Namespace, started: float, chart: str | None = None) -> str:
     out = ["## Load: mixed profile through the front, against two peers", ""]
     out.append(
         f"Mixed profile (`sipp-scenarios/load/`): 10% 911 from located callers, 80% normal calls "
@@ -115,6 +132,14 @@ def render(results: dict[str, tuple[list[RunResult], RunResult | None]],
                "CPU they took is in each table (*other engineers' processes*), so these rates are "
                "lower bounds for a quiet 2-core host.")
     out.append("")
+    if chart is not None:
+        out.append(f"![Offered calls/s against failed calls and setup p99, every step and hold "
+                   f"below]({chart})")
+        out.append("")
+        out.append(f"Chart: every run below (dots: {args.step_seconds:g} s steps; rings: "
+                   f"{args.seconds:g} s holds); setup p99 per call class on a log scale. Data: "
+                   f"`{Path(chart).with_suffix('.json').as_posix()}`.")
+        out.append("")
     held_rates: dict[str, float] = {}
     for system, (steps, held) in results.items():
         out.append(f"### {system}")
@@ -150,7 +175,8 @@ def render(results: dict[str, tuple[list[RunResult], RunResult | None]],
     out.append("")
     out.append("```")
     out.append(f"./scripts/bench load        # python scripts/bench_load.py --seconds "
-               f"{args.seconds:g} --step-seconds {args.step_seconds:g} --workers {args.workers}")
+               f"{args.seconds:g} --step-seconds {args.step_seconds:g} --workers {args.workers}"
+               + (" --chart docs/benchmarks-load.svg" if chart is not None else ""))
     out.append("./scripts/load mixed --rate 200 --seconds 90 --workers "
                f"{args.workers}   # one rate, router")
     out.append("./scripts/load mixed --rate 200 --seconds 90 --system sippy")
@@ -167,13 +193,23 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--hold-ms", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--systems", default="router,kamailio-proxy,sippy")
+    parser.add_argument("--chart", type=Path, default=None, metavar="PATH.svg",
+                        help="draw the chart here (and save its data to PATH.json)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: dict[str, tuple[list[RunResult], RunResult | None]] = {}
     with tempfile.TemporaryDirectory(prefix="e911-bench-load-") as tmp:
         for system in args.systems.split(","):
             results[system] = search(system, args, Path(tmp))
-    sys.stdout.write(render(results, args, started))
+    link = None
+    if args.chart is not None:
+        chart = args.chart.resolve()
+        bench_chart.write_chart(chart_points(results, args), chart, chart.with_suffix(".json"),
+                                title=f"Load: mixed profile, {args.workers} workers, "
+                                      f"{args.step_seconds:g} s steps")
+        # The section lives in docs/benchmarks.md: link relative to it.
+        link = os.path.relpath(chart, Path(__file__).resolve().parents[1] / "docs")
+    sys.stdout.write(render(results, args, started, link))
     return 0
 
 
