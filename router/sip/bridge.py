@@ -5,16 +5,26 @@
                                 --INVITE--> trunk 2 ... --> sorting center (last)
            <--180/183-- relayed <-- 18x
            <--200 (trunk SDP)-- <-- 200
+    re-INVITE / UPDATE (SDP) from either side --> the same offer to the other side,
+                                                  its answer back (re-INVITE: in our 200)
     BYE or CANCEL on either side ends the other.
 
 The SDP passes through (the caller's offer goes out byte for byte in the trunk leg's
 `onCallSdpCreated`; the trunk's answer comes back in `CallOpParam.sdp`), so no media flows
 through this process and the bridge lives on the loop account. Cross-leg actions are deferred
 to the worker loop (never made inside another call's pjsua2 callback).
+
+Mid-call offers (RFC 3264 s8) cross the bridge one at a time: a re-INVITE is held by PJSUA
+(`onCallRxReinvite` + `isAsync`) until the other leg answers; an UPDATE has already been
+answered by PJSUA with the other leg's latest SDP and is passed on. A caller INVITE without SDP
+(late offer, RFC 3261 s13.2.1) goes out without SDP; the trunk's offer in its 200 goes to the
+caller in our 200, and the caller's answer (in its ACK) reaches the trunk in a re-INVITE,
+because PJSUA has already sent the trunk's ACK by then (docs/sip-worker.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 import pjsua2 as pj
@@ -22,7 +32,7 @@ import pjsua2 as pj
 from router.hlang import add_hlang
 from router.plan import Action
 from router.sip.control import Services
-from router.sip.legs import Leg, LegState, call_param, invite_param
+from router.sip.legs import Leg, LegState, MidCallOffer, OfferResult, call_param, invite_param
 from router.sip.outcome import CallOutcome, Result, TrunkAttempt
 from router.sip.requests import call_facts, pidf_of
 from router.sip.route import Routed
@@ -38,6 +48,19 @@ class BridgeState(Enum):
     """A trunk sent 18x; we relayed it and stopped the attempt timer."""
     ANSWERED = "answered"
     ENDED = "ended"
+
+
+@dataclass(slots=True)
+class _Relay:
+    """An offer on its way across the bridge (one at a time: RFC 3261 s14.1, RFC 3311 s5.1)."""
+
+    method: str
+    """How it goes out: INVITE (re-INVITE) or UPDATE."""
+    source: Leg | None
+    """The leg whose re-INVITE waits for the answer; None when nothing waits (an UPDATE that
+    PJSUA answered already, the late-offer answer from the caller's ACK)."""
+    target: Leg
+    sdp: str
 
 
 _ALLOWED: dict[BridgeState, frozenset[BridgeState]] = {
@@ -80,6 +103,11 @@ class Bridge:
         self._tried: list[TrunkAttempt] = []
         """For the call record: every INVITE sent and how it ended."""
         self._pidf_sent = ""
+        self._late_offer = not self._caller_offer()
+        """The caller's INVITE had no SDP (RFC 3261 s13.2.1)."""
+        self._relay: _Relay | None = None
+        self._replies: list[tuple[Leg, int, str]] = []
+        """Answers to held re-INVITEs, sent on the next loop turn: (leg, status, SDP)."""
 
     @property
     def done(self) -> bool:
@@ -103,6 +131,9 @@ class Bridge:
         if leg is self._caller:
             if state is LegState.DISCONNECTED:
                 self._caller_gone(status)
+            elif state is LegState.CONFIRMED and self._late_offer and \
+                    self._state is BridgeState.ANSWERED:
+                self._svc.defer(self.ref, "relay-ack")
             return
         if leg is not self._trunk:
             return  # an abandoned attempt finishing late: nothing to do but let it go
@@ -133,12 +164,141 @@ class Bridge:
         elif tag == "relay-answer":
             self._relay_answer()
         elif tag == "hangup-caller":
+            self._end_relay()
             _hangup(self._caller)
         elif tag == "hangup-trunks":
+            self._end_relay()
             for leg in self._legs[1:]:
                 _hangup(leg)
         elif tag == "exhausted":
             self._exhausted()
+        elif tag == "relay-offer":
+            self._send_relay()
+        elif tag == "reply-offer":
+            self._send_replies()
+        elif tag == "relay-ack":
+            self._relay_ack_answer()
+
+    def on_offer(self, leg: Leg, offer: MidCallOffer) -> None:
+        """A re-INVITE or UPDATE with SDP from one leg: the same offer goes to the other leg."""
+        target = self._other(leg)
+        side = self._side(leg)
+        if self._state is not BridgeState.ANSWERED or target is None or target.ended or \
+                self._relay is not None:
+            # Another offer is crossing the bridge, or the call is ending. RFC 3261 s14.1:
+            # 491, the sender retries after a random wait.
+            self._svc.log("e911.bridge.offer_refused", side=side, method=offer.method)
+            if not offer.answered:
+                self._reply(leg, 491)
+            return
+        self._svc.log("e911.bridge.offer", side=side, method=offer.method)
+        self._relay = _Relay(offer.method, None if offer.answered else leg, target,
+                             self._offer_for(target, offer.sdp))
+        self._svc.defer(self.ref, "relay-offer")
+
+    def on_offer_result(self, leg: Leg, result: OfferResult) -> None:
+        """The other leg's final response to a relayed offer: its answer goes back."""
+        relay = self._relay
+        if relay is None or leg is not relay.target:
+            return
+        if result.method == "UPDATE" and result.status in (405, 501):
+            # UPDATE is optional (RFC 3311): the same offer in a re-INVITE instead.
+            relay.method = "INVITE"
+            self._svc.defer(self.ref, "relay-offer")
+            return
+        self._relay = None
+        self._svc.log("e911.bridge.offer_answered", side=self._side(leg), method=result.method,
+                      status=result.status)
+        other = self._other(leg)
+        if 200 <= result.status < 300 and result.sdp and other is not None:
+            other.local_sdp = result.sdp
+        if relay.source is not None:
+            # RFC 5057 s5.2: a 408/481 to a re-INVITE ends that dialog, not the caller's: the
+            # caller gets 500 and the trunk leg's own end (if it ended) hangs the call up.
+            status = 500 if result.status in (408, 481) else result.status
+            self._reply(relay.source, status, result.sdp)
+
+    # -- mid-call offers ------------------------------------------------------------------
+
+    def _send_relay(self) -> None:
+        relay = self._relay
+        if relay is None:
+            return
+        if relay.target.ended or self._state is BridgeState.ENDED:
+            self._relay = None
+            return  # the call is ending: the BYE answers for everything
+        try:
+            relay.target.send_offer(relay.method, relay.sdp)
+        except pj.Error as exc:
+            # The other leg has a transaction of its own in progress (or is not confirmed
+            # yet): the sender retries (491).
+            self._relay = None
+            self._svc.log("e911.bridge.offer_failed", side=self._side(relay.target),
+                          method=relay.method, error=exc.reason)
+            if relay.source is not None:
+                self._reply(relay.source, 491)
+
+    def _reply(self, leg: Leg, status: int, sdp: str = "") -> None:
+        self._replies.append((leg, status, sdp))
+        self._svc.defer(self.ref, "reply-offer")
+
+    def _send_replies(self) -> None:
+        replies, self._replies = self._replies, []
+        for leg, status, sdp in replies:
+            if leg.ended:
+                continue
+            if 200 <= status < 300 and not sdp:
+                sdp = leg.local_sdp  # a 2xx without SDP: the other side's last one stands
+            try:
+                leg.answer_offer(status, sdp)
+            except pj.Error as exc:
+                # CANCELled meanwhile (PJSUA answered 487 itself) or the call is ending.
+                self._svc.log("e911.bridge.offer_reply_failed", side=self._side(leg),
+                              status=status, error=exc.reason)
+
+    def _end_relay(self) -> None:
+        """The call is ending: a re-INVITE still held gets its final response before our BYE
+        (RFC 3261 s15.1.2 recommends 487; measured: PJSUA's BYE alone leaves it unanswered)."""
+        relay, self._relay = self._relay, None
+        if relay is not None and relay.source is not None:
+            self._replies.append((relay.source, 487, ""))
+        self._send_replies()
+
+    def _relay_ack_answer(self) -> None:
+        """Late offer: the caller answered the trunk's offer in its ACK. PJSUA acknowledged the
+        trunk's 200 at once with its own answer, so the caller's answer reaches the trunk as
+        the offer of a re-INVITE (RFC 3261 s14.1)."""
+        trunk = self._trunk
+        answer = self._caller.ack_sdp
+        if trunk is None or trunk.ended or self._state is not BridgeState.ANSWERED:
+            return
+        if not answer:
+            self._svc.log("e911.bridge.late_offer_no_answer")
+            return
+        if self._relay is not None:
+            self._svc.schedule(self.ref, 0.05, "relay-ack")  # after the offer in flight
+            return
+        self._svc.log("e911.bridge.offer", side="caller", method="ACK")
+        self._relay = _Relay("INVITE", None, trunk, self._offer_for(trunk, answer))
+        self._send_relay()
+
+    def _other(self, leg: Leg) -> Leg | None:
+        if leg is self._caller:
+            return self._trunk
+        return self._caller if leg is self._trunk else None
+
+    def _side(self, leg: Leg) -> str:
+        return "caller" if leg is self._caller else "trunk"
+
+    def _offer_for(self, target: Leg, sdp: str) -> str:
+        """What goes to `target`: toward the trunk, with the caller's language (RFC 8373)."""
+        if target is self._caller or not sdp:
+            return sdp
+        return add_hlang(sdp, self._plan.language.value)
+
+    def _caller_offer(self) -> str:
+        inbound = self._routed.inbound
+        return inbound.body if "sdp" in inbound.content_type else ""
 
     # -- hunting ------------------------------------------------------------------------
 
@@ -152,15 +312,14 @@ class Bridge:
         attempt = attempts[index]
         request = self._svc.request_for(self._routed, index)
         leg = self._svc.new_leg(self.ref, self._svc.loop_account())
-        offer = self._routed.inbound.body if "sdp" in self._routed.inbound.content_type else ""
-        leg.offer_sdp = add_hlang(offer, self._plan.language.value) if offer else ""
+        leg.local_sdp = self._offer_for(leg, self._caller_offer())
         self._legs.append(leg)
         self._trunk = leg
         self._tried.append(TrunkAttempt(attempt.trunk, attempt.purpose.value))
         self._pidf_sent = pidf_of(request) or self._pidf_sent
         self._svc.log("e911.trunk.attempt", attempt=index + 1, purpose=attempt.purpose.value)
         try:
-            leg.makeCall(request.uri, invite_param(request))
+            leg.makeCall(request.uri, invite_param(request, sdp_offer=not self._late_offer))
         except pj.Error as exc:
             self._svc.drop_leg(leg)
             self._legs.remove(leg)
@@ -223,9 +382,11 @@ class Bridge:
         if self._early_sent or self._caller.ended or self._trunk is None:
             return
         self._early_sent = True
-        sdp = self._trunk.early_sdp
+        # A late-offer caller gets a plain 180: an offer in an unreliable 18x is not allowed
+        # (RFC 3261 s13.2.1), and the trunk cannot have answered an offer it never got.
+        sdp = "" if self._late_offer else self._trunk.early_sdp
         self._early_sdp_sent = bool(sdp)
-        self._answer(183 if sdp else 180, sdp=sdp)
+        self._answer(183 if sdp else 180, sdp=sdp, call_setting=not self._late_offer)
 
     def _relay_answer(self) -> None:
         trunk = self._trunk
@@ -233,8 +394,16 @@ class Bridge:
             return
         self._answered_at = self._svc.now()
         self._upstream = 200
-        # After a 183 with SDP the offer/answer is done (RFC 3264 s4): the 200 repeats it.
-        self._answer(200, sdp="" if self._early_sdp_sent else trunk.answer_sdp)
+        # Every SDP PJSUA makes for the caller from now on is the trunk's latest.
+        self._caller.local_sdp = trunk.answer_sdp or trunk.early_sdp
+        if self._late_offer:
+            # The trunk's offer (its 200) becomes our offer in the caller's 200, through the
+            # caller leg's onCallSdpCreated; the caller answers in its ACK ("relay-ack").
+            self._answer(200)
+        else:
+            # After a 183 with SDP the offer/answer is done (RFC 3264 s4): the 200 repeats it.
+            self._answer(200, sdp="" if self._early_sdp_sent else trunk.answer_sdp)
+        self._caller.relay_offers = trunk.relay_offers = True
 
     def _exhausted(self) -> None:
         """Every attempt failed. A 911 still gets somewhere: 302 to the emergency route (the
@@ -257,11 +426,12 @@ class Bridge:
         self._answer(status)
 
     def _answer(self, status: int, *, headers: list[tuple[str, str]] | None = None,
-                sdp: str = "") -> None:
+                sdp: str = "", call_setting: bool = True) -> None:
         if self._caller.ended:
             return
         try:
-            self._caller.answer(call_param(status, headers=headers or (), sdp=sdp))
+            self._caller.answer(call_param(status, headers=headers or (), sdp=sdp,
+                                           call_setting=call_setting))
         except pj.Error as exc:
             # The caller left between the decision and this answer, or PJSUA refused it.
             self._svc.log("e911.bridge.answer_failed", status=status, error=exc.reason)

@@ -12,6 +12,7 @@ our own `ref` (never a pjsua2 call id: those are reused) and removes it inside
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
@@ -41,12 +42,40 @@ _STATES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class MidCallOffer:
+    """An SDP offer the far end sent inside the confirmed dialog (RFC 3264 s8)."""
+
+    method: str
+    """INVITE (a re-INVITE) or UPDATE (RFC 3311)."""
+    sdp: str
+    """The offer as received (the request's body, byte for byte)."""
+    answered: bool
+    """True when PJSUA has already answered it (an UPDATE: PJSUA cannot hold its answer back),
+    False when the request waits for `Leg.answer_offer`."""
+
+
+@dataclass(frozen=True, slots=True)
+class OfferResult:
+    """The final response to an offer this leg sent (`Leg.send_offer`)."""
+
+    method: str
+    status: int
+    """The final status; 408 when the request timed out, 503 when it could not be sent."""
+    sdp: str
+    """The answer in a 2xx, else ""."""
+
+
 class LegEvents(Protocol):
     """The worker side of a leg: it routes each event to the leg's controller."""
 
     def leg_state(self, leg: Leg, state: LegState, status: int) -> None: ...
 
     def leg_media(self, leg: Leg) -> None: ...
+
+    def leg_offer(self, leg: Leg, offer: MidCallOffer) -> None: ...
+
+    def leg_offer_result(self, leg: Leg, result: OfferResult) -> None: ...
 
 
 class Leg(pj.Call):  # type: ignore[misc]
@@ -63,8 +92,20 @@ class Leg(pj.Call):  # type: ignore[misc]
         self.owner = owner
         """The ref of the controller this leg belongs to."""
         self._events = events
-        self.offer_sdp = ""
-        """For an outgoing bridge leg: the caller's offer, sent byte for byte."""
+        self.local_sdp = ""
+        """For a bridge leg: the other leg's latest SDP. Every SDP PJSUA makes for this leg (the
+        trunk's INVITE offer, a re-INVITE or UPDATE offer, the answer to an offer PJSUA answers
+        itself) is replaced by it, so media flows between caller and trunk, never through us.
+        Empty: PJSUA's own SDP (the loop account's, where nothing listens)."""
+        self.relay_offers = False
+        """Set by the bridge once both legs are up: a re-INVITE with SDP is held (PJSUA sends
+        100 only) and reported as a `MidCallOffer`; an UPDATE is reported after PJSUA answered
+        it. Unset (announcements, a bridge still ringing): PJSUA answers by itself."""
+        self.awaiting = ""
+        """The method of the offer `send_offer` sent and whose final response is pending."""
+        self.ack_sdp = ""
+        """SDP in the ACK that confirmed this (incoming) leg: the caller's answer to the offer
+        we sent in our 200 (late offer, RFC 3261 s13.2.1)."""
         self.early_sdp = ""
         """SDP received in a provisional response to our INVITE (early media)."""
         self.answer_sdp = ""
@@ -78,29 +119,85 @@ class Leg(pj.Call):  # type: ignore[misc]
         state = _STATES.get(info.state, LegState.CALLING)
         if state is LegState.DISCONNECTED:
             self.ended = True
+        elif state is LegState.CONFIRMED and prm.e.type == pj.PJSIP_EVENT_RX_MSG:
+            # The ACK that confirms an incoming call; after our offer in the 200 it carries
+            # the caller's answer (measured: the state event's message is that ACK).
+            msg = prm.e.body.rxMsg.rdata.wholeMsg
+            if msg.startswith("ACK "):
+                self.ack_sdp = sdp_body(msg)
         self._events.leg_state(self, state, int(info.lastStatusCode))
 
     def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:
         event = prm.e
         if event.type != pj.PJSIP_EVENT_TSX_STATE:
             return
-        tsx = event.body.tsxState
-        if tsx.type != pj.PJSIP_EVENT_RX_MSG:
+        tsx_event = event.body.tsxState
+        tsx = tsx_event.tsx
+        if self.awaiting and tsx.role == pj.PJSIP_ROLE_UAC and tsx.method == self.awaiting \
+                and tsx.statusCode >= 200 and tsx.state in (pj.PJSIP_TSX_STATE_COMPLETED,
+                                                           pj.PJSIP_TSX_STATE_TERMINATED):
+            # The final response to our re-INVITE/UPDATE, or its timeout (Timer B/F).
+            msg = tsx_event.src.rdata.wholeMsg if tsx_event.type == pj.PJSIP_EVENT_RX_MSG \
+                else ""
+            method, self.awaiting = self.awaiting, ""
+            status = int(tsx.statusCode)
+            self._events.leg_offer_result(self, OfferResult(
+                method, status, sdp_body(msg) if 200 <= status < 300 else ""))
             return
-        msg = tsx.src.rdata.wholeMsg
-        body = sdp_body(msg) if msg.startswith("SIP/2.0 ") else ""
+        if tsx_event.type != pj.PJSIP_EVENT_RX_MSG:
+            return
+        msg = tsx_event.src.rdata.wholeMsg
+        body = sdp_body(msg)
         if not body:
             return
-        if msg.startswith("SIP/2.0 1"):
+        if msg.startswith("UPDATE "):
+            # PJSUA answered it already (RFC 3311 s5.2 leaves no room to wait): the answer was
+            # this leg's `local_sdp`, negotiated against the offer; pass the offer on.
+            if self.relay_offers and tsx.role == pj.PJSIP_ROLE_UAS:
+                self._events.leg_offer(self, MidCallOffer("UPDATE", body, answered=True))
+        elif msg.startswith("SIP/2.0 1"):
             self.early_sdp = body
-        elif msg.startswith("SIP/2.0 2"):
+        elif msg.startswith("SIP/2.0 2") and tsx.method == "INVITE":
             self.answer_sdp = body
 
+    def onCallRxReinvite(self, prm: pj.OnCallRxReinviteParam) -> None:
+        # Called for a re-INVITE with SDP only. Async: PJSUA sends 100 and the re-INVITE waits
+        # for `answer_offer` with the other leg's answer (RFC 3261 s14.2).
+        if not self.relay_offers:
+            return
+        prm.isAsync = True
+        offer = sdp_body(prm.rdata.wholeMsg) or prm.offer.wholeSdp
+        self._events.leg_offer(self, MidCallOffer("INVITE", offer, answered=False))
+
     def onCallSdpCreated(self, prm: pj.OnCallSdpCreatedParam) -> None:
-        # Signalling-only bridge: the trunk gets the caller's own offer, so media flows
-        # between caller and trunk and never through this process.
-        if self.offer_sdp:
-            prm.sdp.wholeSdp = self.offer_sdp
+        # Signalling-only bridge: every SDP we send on this leg is the other leg's, so media
+        # flows between caller and trunk and never through this process.
+        if self.local_sdp:
+            prm.sdp.wholeSdp = self.local_sdp
+
+    def send_offer(self, method: str, sdp: str) -> None:
+        """Send `sdp` as a new offer in a re-INVITE or an UPDATE; the final response comes back
+        as an `OfferResult`. Raises `pj.Error` when PJSUA cannot send it now."""
+        self.local_sdp = sdp
+        self.awaiting = method
+        op = pj.CallOpParam(True)
+        op.opt.audioCount = 1
+        op.opt.videoCount = 0
+        op.opt.flag = 0
+        try:
+            if method == "UPDATE":
+                self.update(op)
+            else:
+                self.reinvite(op)
+        except pj.Error:
+            self.awaiting = ""
+            raise
+
+    def answer_offer(self, status: int, sdp: str = "") -> None:
+        """Answer the re-INVITE held by `onCallRxReinvite`: 200 with `sdp`, or a failure."""
+        if 200 <= status < 300 and sdp:
+            self.local_sdp = sdp
+        self.answer(call_param(status, sdp=sdp if 200 <= status < 300 else ""))
 
     def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:
         self._events.leg_media(self)
@@ -132,8 +229,17 @@ def call_param(
     headers: Iterable[tuple[str, str]] = (),
     reason: str = "",
     sdp: str = "",
+    call_setting: bool = True,
 ) -> pj.CallOpParam:
+    """`call_setting=False` answers with no call setting: then a provisional answer to an
+    INVITE without SDP does not make PJSUA create (and fix) its offer yet; the first answer
+    with a setting does, through `onCallSdpCreated` (measured: a 180 with the default setting
+    made the offer, so the 200 carried PJSUA's own instead of the trunk's)."""
     op = pj.CallOpParam(True)
+    if not call_setting:
+        # Not CallOpParam(): its CallSetting is left uninitialised in this wheel (garbage
+        # counts measured); an explicit empty CallSetting is what PJSUA reads as "none".
+        op.opt = pj.CallSetting()
     if status:
         op.statusCode = status
     if reason:
@@ -144,13 +250,16 @@ def call_param(
     return op
 
 
-def invite_param(request: OutgoingRequest) -> pj.CallOpParam:
+def invite_param(request: OutgoingRequest, *, sdp_offer: bool = True) -> pj.CallOpParam:
     """An outgoing INVITE: our headers, and our parts in a `multipart/mixed` body to which
     PJSUA appends its SDP last (RFC 5621 s3 allows any order; RFC 6442 s4.1 finds the PIDF-LO
-    by Content-ID, not position)."""
+    by Content-ID, not position). `sdp_offer=False`: no SDP at all (a late offer, RFC 3261
+    s13.2.1: the far end offers in its 2xx)."""
     op = pj.CallOpParam(True)
     op.opt.audioCount = 1
     op.opt.videoCount = 0
+    if not sdp_offer:
+        op.opt.flag |= pj.PJSUA_CALL_NO_SDP_OFFER
     op.txOption.headers = headers_vector(request.headers)
     if request.parts:
         op.txOption.multipartContentType.type = "multipart"

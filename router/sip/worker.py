@@ -58,7 +58,7 @@ from router.sip.inbound import (
     parse_source,
     split_message,
 )
-from router.sip.legs import Leg, LegState, call_param
+from router.sip.legs import Leg, LegState, MidCallOffer, OfferResult, call_param
 from router.sip.outcome import CallFacts, CallOutcome, Result
 from router.sip.outgoing import OutgoingRequest
 from router.sip.requests import build_request, call_facts
@@ -378,6 +378,17 @@ class Worker:
         controller = self._controllers.get(leg.owner)
         if controller is not None:
             self._guard(controller, lambda: controller.on_media(leg))
+
+    def leg_offer(self, leg: Leg, offer: MidCallOffer) -> None:
+        # Only a bridge's legs relay offers (Leg.relay_offers); other calls let PJSUA answer.
+        controller = self._controllers.get(leg.owner)
+        if isinstance(controller, Bridge):
+            self._guard(controller, lambda: controller.on_offer(leg, offer))
+
+    def leg_offer_result(self, leg: Leg, result: OfferResult) -> None:
+        controller = self._controllers.get(leg.owner)
+        if isinstance(controller, Bridge):
+            self._guard(controller, lambda: controller.on_offer_result(leg, result))
 
     # -- ingress ------------------------------------------------------------------------
 
