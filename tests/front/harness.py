@@ -17,9 +17,12 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from router.settings import HostPort
 from router.supervisor import sip_options_ok
@@ -116,6 +119,33 @@ class RouterRun:
     def mark(self) -> int:
         with self._lock:
             return len(self.events)
+
+    def view_versions(self) -> dict[str, float]:
+        """worker -> the change_seq its location view has applied (`e911_location_view_version`
+        on the host's /metrics); {} while the endpoint does not answer."""
+        url = f"http://{self.env['E911_METRICS_LISTEN']}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                text = response.read().decode()
+        except OSError:
+            return {}
+        return {s.labels["worker"]: s.value for f in text_string_to_metric_families(text)
+                for s in f.samples if s.name == "e911_location_view_version"}
+
+    def wait_views_at(self, seq: int, workers: int, timeout: float = 20) -> None:
+        """Until each of this host's `workers` workers locates with change_seq `seq` or later:
+        the signal that a store write is in force for every call from now on."""
+        seen: list[dict[str, float]] = [{}]
+
+        def caught_up() -> bool:
+            seen[0] = self.view_versions()
+            return len(seen[0]) == workers and min(seen[0].values()) >= seq
+
+        try:
+            wait_until(caught_up, timeout, f"every worker's view at change_seq {seq}",
+                       interval=0.1)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; views: {seen[0]}") from None
 
     def pid_of(self, child: str) -> int:
         """The pid of the running `child` ("worker-1", "kamailio"): its last start event."""

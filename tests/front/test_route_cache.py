@@ -18,13 +18,12 @@ from router.location.store import open_store
 from tests.front.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, requires_kamailio
 from tests.front.harness import running_router
 from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
-from tests.scenarios.harness import run_uac, uas_trunks, wait_until
+from tests.scenarios.harness import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 
 NUMBER = "4065550123"
 WORKERS = 2  # running_router's default
-VIEW_REFRESHED = "e911.view.refreshed"
 
 
 def _front_stat(tmp_path: Path, name: str) -> int:
@@ -116,9 +115,7 @@ def test_cleared_binding_empties_the_cache_and_the_next_call_is_announced(
             store.close()
         router.wait_event("e911.front.cache_flushed", after=mark)
         # Both workers' views have the change too: a worker, not the cache, decides now.
-        wait_until(lambda: router.count(
-            VIEW_REFRESHED, lambda e: int(str(e.get("seq", -1))) >= seq) >= WORKERS,
-            20, "both workers' views to load the cleared binding")
+        router.wait_views_at(seq, WORKERS)
 
         result = run_uac("uac-normal-unlocated-expect-183-403", router.sip_port, tmp_path,
                          service=NUMBER, variables={"rtp_port": "9"})

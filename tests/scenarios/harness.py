@@ -191,20 +191,26 @@ def _split_logged(text: str) -> list[str]:
 
 
 def start_uas(scenario: str, workdir: Path, *, calls: int = 0, port: int | None = None) -> Uas:
-    port = port or free_port()
-    log_file = workdir / f"{scenario}-{port}.log"
-    args = [SIPP, "-sf", str(SCENARIOS / "uas" / f"{scenario}.xml"), "-i", "127.0.0.1",
-            "-p", str(port), "-mp", str(free_port()), "-nostdin",
-            "-trace_logs", "-log_file", str(log_file), "-trace_err",
-            "-error_file", str(workdir / f"{scenario}-{port}.err")]
-    if calls:
-        args += ["-m", str(calls)]
-    proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: udp_port_taken(port) or proc.poll() is not None, 10,
-               f"SIPp UAS on :{port}")
-    assert proc.poll() is None, f"SIPp UAS {scenario} exited with {proc.returncode}"
-    return Uas(proc, port, log_file)
+    """A SIPp UAS on loopback. A free port found here can be taken by another process before
+    SIPp binds it (SIPp then exits at once, 254): with no `port` given, try fresh ports."""
+    for attempt in range(1, 4):
+        chosen = port or free_port()
+        log_file = workdir / f"{scenario}-{chosen}.log"
+        args = [SIPP, "-sf", str(SCENARIOS / "uas" / f"{scenario}.xml"), "-i", "127.0.0.1",
+                "-p", str(chosen), "-mp", str(free_port()), "-nostdin",
+                "-trace_logs", "-log_file", str(log_file), "-trace_err",
+                "-error_file", str(workdir / f"{scenario}-{chosen}.err")]
+        if calls:
+            args += ["-m", str(calls)]
+        proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda p=proc, c=chosen: udp_port_taken(c) or p.poll() is not None,
+                   10, f"SIPp UAS on :{chosen}")
+        if proc.poll() is None:
+            return Uas(proc, chosen, log_file)
+        if port is not None or attempt == 3:
+            break
+    raise AssertionError(f"SIPp UAS {scenario} exited with {proc.returncode}")
 
 
 @dataclass(frozen=True)
