@@ -56,17 +56,27 @@ class Point:
 
 
 class _ClassLike(Protocol):
-    name: str
-    offered: int
-    setup_p99_ms: float
+    """What the chart reads of a `loadlib.ClassResult`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def offered(self) -> int: ...
+    @property
+    def setup_p99_ms(self) -> float: ...
 
 
 class _RunLike(Protocol):
-    system: str
-    rate: float
-    seconds: float
-    failed: int
+    """What the chart reads of a `loadlib.RunResult`."""
 
+    @property
+    def system(self) -> str: ...
+    @property
+    def rate(self) -> float: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def failed(self) -> int: ...
     @property
     def classes(self) -> Sequence[_ClassLike]: ...
 

@@ -2,11 +2,18 @@
 count and time. Used by `scripts/load` and `scripts/bench_load.py`.
 
 A run: seed a SQLite store with the callers of `sipp-scenarios/load/*.csv` (located users
-5000-5999 bound to 127.0.0.1, unlocated users 6000-6099), start three SIPp trunks (PSAP, which
+5000-5999 bound to 127.0.0.1, unlocated users 6000-6099, and 7000-7099 unlocated with a
+callback number of their own), start three SIPp trunks (PSAP, which
 keeps every INVITE; sorting center; outbound), start the system under test, run one SIPp caller
 per call class at its share of the rate, then read every caller's statistics and response
 times, and check every INVITE the PSAP received (schema-valid PIDF-LO, callback number of a
 located caller).
+
+The compliance profile (`run_compliance`) places each row of `sipp-scenarios/load/compliance.csv`
+once and checks every call against its own row: the caller's final answer, the trunk the
+call reached (or none), a schema-valid PIDF-LO with the bound address for a located 911, none
+for an unlocated one, and the callback number in P-Asserted-Identity. It lists the rows that
+differ.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -40,10 +48,15 @@ MAX_SECONDS = 900.0
 """Longest run accepted."""
 LOCATED_USERS = range(5000, 6000)
 UNLOCATED_USERS = range(6000, 6100)
+"""No address; they take the account's callback number (ACCOUNT_CALLBACK)."""
+OWN_CALLBACK_UNLOCATED_USERS = range(7000, 7100)
+"""No address either, but a callback number of their own (`callback_of`)."""
+ACCOUNT_CALLBACK = "+14065550100"
 
 
 def callback_of(user: int) -> str:
-    """Each located load caller has its own callback number (checked at the PSAP)."""
+    """Each located load caller (and each of OWN_CALLBACK_UNLOCATED_USERS) has its own callback
+    number (checked at the PSAP and the sorting center)."""
     return f"+1406556{user % 10000:04d}"
 
 
@@ -159,26 +172,17 @@ def sip_replies(port: int) -> bool:
 def seed_store(url: str) -> None:
     """Account enabled, located users 5000-5999 (office bound to 127.0.0.1), unlocated
     6000-6099. Idempotent enough for a fresh file."""
-    from router.location.civic import CivicAddress
-    from router.location.model import (
-        DEFAULT_ACCOUNT_ID,
-        Callback,
-        CallbackPreference,
-        ValidatedAddress,
-    )
+    from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
     from router.location.store import open_store
 
-    office = ValidatedAddress(CivicAddress(
-        country="US", state="MT", city="WHITE SULPHUR SPRINGS", street_name="LARAMIE",
-        house_number="105", prefix_directional="E", street_suffix="ST", postal_code="59645",
-        county="MEAGHER", unit="STE 4"), msag_id="MSAG-LOAD-1", esn="101")
+    office = load_office()
     # The store logs its migrations on stdout: keep stdout for the benchmark's markdown.
     with contextlib.redirect_stdout(sys.stderr):
         store = open_store(url)
     try:
         store.set_contacts(DEFAULT_ACCOUNT_ID, ["ops@example.com"])
         store.update_account(DEFAULT_ACCOUNT_ID, default_address=office,
-                             callback=Callback("Load Test", "+14065550100", "en"))
+                             callback=Callback("Load Test", ACCOUNT_CALLBACK, "en"))
         store.update_account(DEFAULT_ACCOUNT_ID, enabled=True)
         for user in LOCATED_USERS:
             store.upsert_user(DEFAULT_ACCOUNT_ID, str(user), display_name=f"Caller {user}",
@@ -189,8 +193,23 @@ def seed_store(url: str) -> None:
         for user in UNLOCATED_USERS:
             store.upsert_user(DEFAULT_ACCOUNT_ID, str(user), display_name=f"Caller {user}",
                               language="en")
+        for user in OWN_CALLBACK_UNLOCATED_USERS:
+            store.upsert_user(DEFAULT_ACCOUNT_ID, str(user), display_name=f"Caller {user}",
+                              callback_number=callback_of(user), language="en",
+                              callback_preference=CallbackPreference.OWN)
     finally:
         store.close()
+
+
+def load_office() -> Any:
+    """The address every located load caller is bound to (a `ValidatedAddress`)."""
+    from router.location.civic import CivicAddress
+    from router.location.model import ValidatedAddress
+
+    return ValidatedAddress(CivicAddress(
+        country="US", state="MT", city="WHITE SULPHUR SPRINGS", street_name="LARAMIE",
+        house_number="105", prefix_directional="E", street_suffix="ST", postal_code="59645",
+        county="MEAGHER", unit="STE 4"), msag_id="MSAG-LOAD-1", esn="101")
 
 
 # -- SIPp trunks -------------------------------------------------------------------------------
@@ -244,10 +263,12 @@ class Trunks:
 
 
 @contextlib.contextmanager
-def trunks(workdir: Path) -> Iterator[Trunks]:
+def trunks(workdir: Path, *, keep_outbound: bool = False) -> Iterator[Trunks]:
+    """The three trunks; the PSAP and the sorting center keep every INVITE, the outbound trunk
+    only with `keep_outbound` (the compliance run: it costs disk at high rates)."""
     started: list[Trunk] = []
     try:
-        for name, keep in (("psap", True), ("sorting", True), ("outbound", False)):
+        for name, keep in (("psap", True), ("sorting", True), ("outbound", keep_outbound)):
             started.append(start_trunk(name, workdir, keep_invites=keep))
         yield Trunks(*started)
     finally:
@@ -735,6 +756,310 @@ def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate
     return RunResult(system.name, profile, rate, seconds, results, usage, check)
 
 
+# -- the compliance run: each call against its row ------------------------------------------
+
+COMPLIANCE_CSV = "compliance.csv"
+COMPLIANCE_SCENARIO = "uac-compliance"
+COMPLIANCE_ROWS = 400
+BLOCKED_REASON = "Emergency address not registered"
+EXPECTED_TRUNKS = ("psap", "sorting", "outbound", "blocked")
+"""Where a row's call must end: a trunk, or refused with 403 (blocked) and no trunk at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceRow:
+    """One line of the injection CSV: `caller;dialled;row;expect;callback;location`."""
+
+    row: int
+    caller: str
+    dialled: str
+    expect: str
+    """psap | sorting | outbound | blocked (EXPECTED_TRUNKS)."""
+    callback: str = ""
+    """The number P-Asserted-Identity must carry (emergency rows); empty: not checked."""
+    location: bool = False
+    """A PIDF-LO with the bound address is required (True) or forbidden (False, 911 rows)."""
+
+    def line(self) -> str:
+        return (f"{self.caller};{self.dialled};{self.row};{self.expect};{self.callback};"
+                f"{'yes' if self.location else 'no'}")
+
+    def describe(self) -> str:
+        return f"row {self.row} ({self.caller} dials {self.dialled}, expects {self.expect})"
+
+
+def compliance_rows(count: int = COMPLIANCE_ROWS) -> list[ComplianceRow]:
+    """The rows of compliance.csv, by blocks of 20: 2 located 911s (one dialled 9911: an
+    access prefix), 1 unlocated 911 from a caller with a callback number of their own, 1
+    unlocated 911 taking the account's number, 1 unlocated normal call (refused: 403 + Reason),
+    15 located normal calls. Every emergency row is a different caller."""
+    rows: list[ComplianceRow] = []
+    located_911 = iter(LOCATED_USERS)
+    located_normal = iter(LOCATED_USERS[len(LOCATED_USERS) // 2:])
+    own_911 = iter(OWN_CALLBACK_UNLOCATED_USERS)
+    account_911 = iter(UNLOCATED_USERS)
+    blocked = iter(UNLOCATED_USERS[len(UNLOCATED_USERS) // 2:])
+    for index in range(count):
+        row, slot = index + 1, index % 20
+        if slot in (0, 10):
+            user = next(located_911)
+            rows.append(ComplianceRow(row, str(user), "911" if slot == 0 else "9911", "psap",
+                                      callback_of(user), True))
+        elif slot == 5:
+            user = next(own_911)
+            rows.append(ComplianceRow(row, str(user), "911", "sorting", callback_of(user)))
+        elif slot == 15:
+            rows.append(ComplianceRow(row, str(next(account_911)), "911", "sorting",
+                                      ACCOUNT_CALLBACK))
+        elif slot == 19:
+            rows.append(ComplianceRow(row, str(next(blocked)), f"406555{row:04d}", "blocked"))
+        else:
+            user = next(located_normal)
+            rows.append(ComplianceRow(row, str(user), f"406555{row:04d}", "outbound"))
+    return rows
+
+
+def compliance_csv_text(rows: Sequence[ComplianceRow]) -> str:
+    return "SEQUENTIAL\n" + "".join(r.line() + "\n" for r in rows)
+
+
+def read_compliance_csv(path: Path) -> list[ComplianceRow]:
+    rows = []
+    for number, text in enumerate(path.read_text().splitlines()[1:], 2):
+        fields = text.split(";")
+        if len(fields) != 6 or fields[3] not in EXPECTED_TRUNKS:
+            raise LoadError(f"{path.name}:{number}: not caller;dialled;row;expect;callback;"
+                            f"location with expect in {'/'.join(EXPECTED_TRUNKS)}: {text!r}")
+        rows.append(ComplianceRow(int(fields[2]), fields[0], fields[1], fields[3], fields[4],
+                                  fields[5] == "yes"))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkInvite:
+    """An INVITE a trunk received, with what ties it to a row."""
+
+    trunk: str
+    text: str
+    call_id: str
+    row: int | None
+    """From the Call-ID (c<row>-...) when the INVITE is the caller's, relayed by the front."""
+    pai_number: str | None
+    request_user: str | None
+
+
+_CALL_ID = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.M | re.I)
+_ROW_TAG = re.compile(r"^c(\d+)-")
+_PAI = re.compile(r"^P-Asserted-Identity:.*?<(?:sip|tel):(\+?\d+)", re.M | re.I)
+_REQUEST_USER = re.compile(r"^INVITE (?:sips?|tel):([^@;>\s]+)")
+
+
+def parse_invite(trunk: str, text: str) -> TrunkInvite:
+    call_id = _CALL_ID.search(text)
+    cid = call_id.group(1) if call_id else ""
+    tag = _ROW_TAG.match(cid)
+    pai = _PAI.search(text)
+    user = _REQUEST_USER.match(text)
+    return TrunkInvite(trunk, text, cid, int(tag.group(1)) if tag else None,
+                       pai.group(1) if pai else None, user.group(1) if user else None)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerAnswer:
+    status: int
+    reason: str = ""
+
+
+def caller_answers(log_text: str) -> dict[int, CallerAnswer]:
+    """row -> the final answer the caller logged ("row;status;reason" lines)."""
+    answers = {}
+    for line in log_text.splitlines():
+        parts = line.strip().split(";", 2)
+        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+            answers[int(parts[0])] = CallerAnswer(int(parts[1]), parts[2])
+    return answers
+
+
+def caller_errors(error_text: str) -> dict[int, str]:
+    """row -> SIPp's first complaint about its call (unexpected answer, timeout)."""
+    errors: dict[int, str] = {}
+    for line in error_text.splitlines():
+        match = re.search(r"Call-Id '?c(\d+)-", line, re.I)
+        if match and int(match.group(1)) not in errors:
+            errors[int(match.group(1))] = " ".join(line.split())[:200]
+    return errors
+
+
+def check_rows(rows: Sequence[ComplianceRow], answers: Mapping[int, CallerAnswer],
+               invites: Sequence[TrunkInvite], errors: Mapping[int, str] | None = None,
+               office: Any = None) -> tuple[dict[int, list[str]], list[str]]:
+    """Each row's call against the row: ({row: problems}, INVITEs that fit no row). Pure.
+
+    An INVITE belongs to a row by its Call-ID (the front relayed the caller's INVITE), else,
+    for an emergency row, by its P-Asserted-Identity number (a worker's bridge makes a new
+    Call-ID): first at the row's expected trunk, then anywhere."""
+    from tests.pidf_check import InviteExpectation, assert_emergency_invite
+
+    errors = errors or {}
+    by_row: dict[int, list[TrunkInvite]] = {}
+    loose: list[TrunkInvite] = []
+    known = {r.row for r in rows}
+    for invite in invites:
+        if invite.row is not None and invite.row in known:
+            by_row.setdefault(invite.row, []).append(invite)
+        else:
+            loose.append(invite)
+    for row in rows:
+        if row.row in by_row or not row.callback:
+            continue
+        fits = [i for i in loose if i.pai_number == row.callback]
+        fits.sort(key=lambda i: i.trunk != row.expect)
+        if fits:
+            by_row[row.row] = [fits[0]]
+            loose.remove(fits[0])
+    problems: dict[int, list[str]] = {}
+    for row in rows:
+        found: list[str] = []
+        answer = answers.get(row.row)
+        reached = by_row.get(row.row, [])
+        if answer is None:
+            found.append("no final answer at the caller"
+                         + (f" (SIPp: {errors[row.row]})" if row.row in errors else ""))
+        elif row.expect == "blocked":
+            if answer.status != 403 or answer.reason != BLOCKED_REASON:
+                found.append(f"caller got {answer.status} {answer.reason!r}, expected 403 "
+                             f"with Reason text {BLOCKED_REASON!r}")
+        elif answer.status != 200:
+            found.append(f"caller got {answer.status} {answer.reason!r}, expected 200")
+        if row.expect == "blocked":
+            found += [f"an INVITE reached the {i.trunk} trunk" for i in reached]
+        elif not reached:
+            found.append(f"no INVITE at the {row.expect} trunk")
+        else:
+            if len(reached) > 1:
+                found.append(f"{len(reached)} INVITEs: "
+                             + ", ".join(i.trunk for i in reached))
+            invite = reached[0]
+            if invite.trunk != row.expect:
+                found.append(f"reached the {invite.trunk} trunk, expected {row.expect}")
+            if row.expect == "outbound":
+                # The worker's 302 names the number in E.164 (a national number gets +1).
+                wanted = f"+1{row.dialled}" if len(row.dialled) == 10 else row.dialled
+                if invite.request_user != wanted:
+                    found.append(f"Request-URI user {invite.request_user!r}, expected "
+                                 f"{wanted!r}")
+            else:
+                try:
+                    assert_emergency_invite(invite.text, InviteExpectation(
+                        request_user="911", callback_number=row.callback or None,
+                        has_location=row.location,
+                        civic=office.civic if row.location and office is not None else None))
+                except AssertionError as exc:
+                    found.append(" ".join(str(exc).split())[:400])
+        if found:
+            problems[row.row] = found
+    strays = [f"{i.trunk} trunk: INVITE to {i.request_user} (Call-ID {i.call_id}, PAI "
+              f"{i.pai_number}) fits no row" for i in loose]
+    return problems, strays
+
+
+@dataclass
+class ComplianceResult:
+    rows: list[ComplianceRow]
+    problems: dict[int, list[str]]
+    strays: list[str]
+    usage: Usage
+    setup_p99_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.strays
+
+
+def read_evidence(workdir: Path) -> tuple[dict[int, CallerAnswer], list[TrunkInvite],
+                                         dict[int, str]]:
+    """What a compliance run left in `workdir`: the caller's answers per row, every INVITE the
+    trunks received, SIPp's complaints per row."""
+    def text(name: str) -> str:
+        path = workdir / name
+        return path.read_bytes().decode("utf-8", errors="replace") if path.exists() else ""
+
+    invites = [parse_invite(name, m) for name in ("psap", "sorting", "outbound")
+               for m in split_logged(text(f"trunk-{name}.log"))]
+    return (caller_answers(text("compliance-calls.log")), invites,
+            caller_errors(text("compliance.err")))
+
+
+def run_compliance(*, rate: float, seconds: float, hold_ms: int, workers: int, workdir: Path,
+                   extra_env: Mapping[str, str] | None = None,
+                   csv: Path = LOAD / COMPLIANCE_CSV) -> ComplianceResult:
+    """Trunks (all three keeping their INVITEs) + the router + one SIPp caller placing the first
+    min(rows, rate x seconds) rows once each; then every row checked. Torn down afterwards."""
+    from tests.pidf_check import PIDF_XSD_DIR, PIDF_XSD_SKIP_REASON
+
+    check_bounds(rate, seconds, "127.0.0.1")
+    if not PIDF_XSD_DIR.is_dir():
+        raise LoadError(f"cannot check PIDF-LO bodies: {PIDF_XSD_SKIP_REASON}")
+    rows = read_compliance_csv(csv)[:max(1, round(rate * seconds))]
+    workdir.mkdir(parents=True, exist_ok=True)
+    base = workdir / "compliance"
+    with trunks(workdir, keep_outbound=True) as trunks_:
+        router = start_router(workdir, trunks_, workers=workers, extra=extra_env)
+        try:
+            meter = UsageMeter({**router.pids(),
+                                "trunks (SIPp)": [t.proc.pid for t in trunks_.all()]})
+            limit = max(50, int(rate * (hold_ms / 1000 + 15) * 2))
+            scenario = LOAD / f"{COMPLIANCE_SCENARIO}.xml"
+            args = [SIPP, f"127.0.0.1:{router.port}", "-sf", str(scenario), "-inf", str(csv),
+                    *_rate_args(rate), "-m", str(len(rows)),
+                    "-l", str(limit), "-d", str(hold_ms), "-i", "127.0.0.1",
+                    "-p", str(free_port()), "-mp", str(free_port()), "-nostdin",
+                    "-recv_timeout", "30000",
+                    "-timeout", f"{int(seconds + hold_ms / 1000 + 60)}s", "-timeout_error",
+                    "-trace_logs", "-log_file", f"{base}-calls.log",
+                    "-trace_err", "-error_file", f"{base}.err",
+                    "-trace_rtt", "-rtt_freq", "1"]
+            caller = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            meter.add("callers (SIPp)", [caller.pid])
+            deadline = time.monotonic() + seconds + hold_ms / 1000 + 90
+            while caller.poll() is None and time.monotonic() < deadline:
+                meter.sample()
+                time.sleep(1.0)
+            if caller.poll() is None:
+                caller.kill()
+            caller.wait()
+            usage = meter.finish()
+        finally:
+            router.stop()
+        answers, invites, errors = read_evidence(workdir)
+        problems, strays = check_rows(rows, answers, invites, errors, load_office())
+    rtt = workdir / f"{COMPLIANCE_SCENARIO}_{caller.pid}_rtt.csv"
+    times = []
+    if rtt.exists():
+        for line in rtt.read_text(errors="replace").splitlines()[1:]:
+            with contextlib.suppress(IndexError, ValueError):
+                times.append(float(line.split(";")[1]))
+    return ComplianceResult(rows, problems, strays, usage, percentile(times, 0.99))
+
+
+def compliance_summary(result: ComplianceResult, *, show: int = 50) -> str:
+    counts: dict[str, int] = {}
+    for row in result.rows:
+        counts[row.expect] = counts.get(row.expect, 0) + 1
+    lines = [f"compliance: {len(result.rows)} calls, one per row of {COMPLIANCE_CSV} ("
+             + ", ".join(f"{n} {k}" for k, n in counts.items()) + "): "
+             + ("OK" if result.ok else f"{len(result.problems)} row(s) differ"),
+             f"setup p99 (final answer) {result.setup_p99_ms:.1f} ms"]
+    by_number = {r.row: r for r in result.rows}
+    for number in sorted(result.problems)[:show]:
+        lines.append(f"  {by_number[number].describe()}: " + "; ".join(result.problems[number]))
+    if len(result.problems) > show:
+        lines.append(f"  ... and {len(result.problems) - show} more rows")
+    lines += [f"  {stray}" for stray in result.strays[:show]]
+    return "\n".join(lines)
+
+
 # -- scripts/load ------------------------------------------------------------------------------
 
 
@@ -798,8 +1123,11 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="scripts/load", description=(
         "Run one SIPp load profile on loopback against the router (Kamailio + workers) or a "
         "peer; bounded in rate, count and time. Exit 0 when every call ended as its class "
-        "should (and every 911 at the PSAP carried a valid PIDF-LO), 1 otherwise."))
-    parser.add_argument("profile", choices=sorted(PROFILES))
+        "should (and every 911 at the PSAP carried a valid PIDF-LO), 1 otherwise. The "
+        "compliance profile places each row of sipp-scenarios/load/compliance.csv once "
+        "(at most rate x seconds rows) and checks each call against its row (trunk, PIDF-LO, "
+        "callback number, answer), listing the rows that differ."))
+    parser.add_argument("profile", choices=sorted([*PROFILES, "compliance"]))
     parser.add_argument("--rate", type=float, default=20.0, help="calls a second (all classes)")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long calls start for")
     parser.add_argument("--hold-ms", type=int, default=1000, help="answered calls last this")
@@ -812,6 +1140,8 @@ def main(argv: Sequence[str]) -> int:
                         help="keep logs and statistics here (default: a temporary directory)")
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
+    if args.profile == "compliance":
+        return _compliance_main(args, extra)
     try:
         if args.workdir is not None:
             result = run_once(args.system, args.profile, rate=args.rate, seconds=args.seconds,
@@ -826,6 +1156,30 @@ def main(argv: Sequence[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary(result))
+    return 0 if result.ok else 1
+
+
+def _compliance_main(args: Any, extra: dict[str, str]) -> int:
+    import tempfile
+
+    if args.system != "router":
+        print("error: the compliance run checks the router's answers (location, callback): "
+              "--system router only", file=sys.stderr)
+        return 2
+    try:
+        if args.workdir is not None:
+            result = run_compliance(rate=args.rate, seconds=args.seconds, hold_ms=args.hold_ms,
+                                    workers=args.workers, workdir=args.workdir.resolve(),
+                                    extra_env=extra)
+        else:
+            with tempfile.TemporaryDirectory(prefix="e911-compliance-") as tmp:
+                result = run_compliance(rate=args.rate, seconds=args.seconds,
+                                        hold_ms=args.hold_ms, workers=args.workers,
+                                        workdir=Path(tmp), extra_env=extra)
+    except LoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(compliance_summary(result))
     return 0 if result.ok else 1
 
 

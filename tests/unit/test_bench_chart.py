@@ -7,6 +7,7 @@ import math
 from argparse import Namespace
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -107,8 +108,9 @@ def test_bench_load_turns_its_runs_into_points_and_links_the_chart() -> None:
     """Steps are dots, the passing hold and a failed hold are rings; the markdown shows the
     chart and says where its data is."""
     args = Namespace(seconds=90.0, step_seconds=30.0, hold_ms=1000, workers=4)
-    results = {"router": ([_run("router", 100, 30, 0), _run("router", 200, 30, 12),
-                           _run("router", 200, 90, 5)], _run("router", 160, 90, 0))}
+    results: dict[str, tuple[list[Any], Any]] = {
+        "router": ([_run("router", 100, 30, 0), _run("router", 200, 30, 12),
+                    _run("router", 200, 90, 5)], _run("router", 160, 90, 0))}
     points = chart_points(results, args)
     assert [(p.rate, p.seconds, p.held, p.failed, p.offered) for p in points] == [
         (100, 30, False, 0, 3000), (200, 30, False, 12, 6000), (200, 90, True, 5, 18000),
