@@ -75,3 +75,23 @@ def test_view_version_is_served_per_worker_and_only_for_workers(tmp_path: Path) 
                          "workers": [{"worker": "worker-1", "change_seq": view_seq}]}
     finally:
         host.stop()
+
+
+def test_status_screen_shows_each_workers_view_and_how_far_behind() -> None:
+    """`e911-router status`: the store's change_seq, then each worker's, with its lag."""
+    from datetime import UTC, datetime
+
+    from router.commands.status import render
+
+    status = {
+        "version": "0.1.0", "uptime_seconds": 60.0, "calls_window_seconds": 60.0,
+        "children": [], "slots": {}, "trunks": [], "calls_last_hour": [],
+        "notifications": {"store_up": True, "deliveries": {}, "oldest_pending_seconds": 0.0,
+                          "checked_at": ""},
+        "location_views": {"store_change_seq": 42, "workers": [
+            {"worker": "worker-1", "change_seq": 42}, {"worker": "worker-2", "change_seq": 40}]},
+    }
+    lines = render(status, {}, "http://x", datetime(2026, 11, 23, tzinfo=UTC)).splitlines()
+    start = lines.index("LOCATION VIEWS (store change_seq 42)")
+    assert lines[start + 1:start + 3] == ["  worker-1        change_seq 42",
+                                          "  worker-2        change_seq 40   2 behind"]
