@@ -137,6 +137,11 @@ def _run_command(args: argparse.Namespace) -> int:
     from router.metrics_server import host_observability, with_child_env
 
     host = host_observability(settings, probe_seconds=args.trunk_probe_seconds)
+    if settings.front is Front.KAMAILIO:
+        from router.kamailio.stats import FrontStatsCollector
+
+        host.registry.register(FrontStatsCollector(ctl_socket(settings),
+                                                   binary=kamcmd_binary(settings)))
     flusher = route_cache_flusher(settings)
     supervisor = Supervisor(with_child_env(children, host), on_exit=host.child_exited)
     host.children = supervisor.status

@@ -2,7 +2,7 @@
 
 Kamailio counts what no worker sees: calls the route cache sent on by itself, emergency INVITEs
 the front built from a worker's 302, malformed 302s, fallback trunks. They are read over the
-ctl socket (`kamcmd stats.get_statistics e911_front:`) at scrape time and served as counters.
+ctl socket (`kamcmd stats.get_statistics script:`) at scrape time and served as counters.
 When Kamailio does not answer (starting, restarting, E911_FRONT=none) the series are absent
 rather than zero, so a rate() over a restart does not see a false drop.
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-_LINE = re.compile(r"^\s*e911_front:([a-z_]+) = (\d+)\s*$", re.M)
+_LINE = re.compile(r"^\s*(?:script:)?e911_front:([a-z_]+) = (\d+)\s*$", re.M)
 
 
 def parse_front_stats(text: str) -> dict[str, int]:
-    """`kamcmd stats.get_statistics e911_front:` output -> {name: value}."""
+    """`kamcmd stats.get_statistics script:` output -> {name: value} of our counters."""
     return {name: int(value) for name, value in _LINE.findall(text)}
 
 
@@ -31,8 +31,10 @@ def read_front_stats(ctl_socket: Path, *, binary: str = "kamcmd",
     if not ctl_socket.exists():
         return {}
     try:
+        # Statistics declared by the `statistics` module live in Kamailio's "script" group
+        # ("script:e911_front:route_cache_hit = 2"): asking for "e911_front:" answers nothing.
         proc = subprocess.run([binary, "-s", f"unix:{ctl_socket}", "stats.get_statistics",
-                               "e911_front:"], capture_output=True, text=True,
+                               "script:"], capture_output=True, text=True,
                               timeout=timeout_seconds, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.store import open_store
 from tests.front.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, requires_kamailio
-from tests.front.harness import running_router
+from tests.front.harness import RouterRun, running_router
 from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
 from tests.scenarios.harness import run_uac, uas_trunks
 
@@ -35,6 +36,12 @@ def _front_stat(tmp_path: Path, name: str) -> int:
     match = re.search(rf"e911_front:{name} = (\d+)", out)
     assert match is not None, out
     return int(match.group(1))
+
+
+def _metrics(router: RouterRun) -> str:
+    url = f"http://{router.env['E911_METRICS_LISTEN']}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
 
 
 def _redirected(router_events: list[dict[str, object]]) -> int:
@@ -65,6 +72,9 @@ def test_repeated_located_call_is_routed_by_the_front_and_911_still_reaches_a_wo
         assert (_front_stat(tmp_path, "route_cache_filled"),
                 _front_stat(tmp_path, "route_cache_hit")) == (1, 2)
         assert _redirected(router.events) == 1  # only the first call reached a worker
+        metrics = _metrics(router)
+        assert 'e911_front_route_cache_total{result="hit"} 2.0' in metrics
+        assert 'e911_front_route_cache_total{result="filled"} 1.0' in metrics
 
         result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service="911")
         assert result.ok, result.errors

@@ -11,11 +11,12 @@ from prometheus_client.registry import Collector
 
 from router.kamailio.stats import FrontStatsCollector, front_metrics, parse_front_stats
 
-KAMCMD_OUTPUT = """e911_front:fallback_used = 1
-e911_front:redirect_built = 40
-e911_front:redirect_malformed = 0
-e911_front:route_cache_filled = 7
-e911_front:route_cache_hit = 1203
+KAMCMD_OUTPUT = """script:e911_front:fallback_used = 1
+script:e911_front:redirect_built = 40
+script:e911_front:redirect_malformed = 0
+script:e911_front:route_cache_filled = 7
+script:e911_front:route_cache_hit = 1203
+script:other_counter = 9
 """
 
 
