@@ -188,3 +188,30 @@ def test_late_offer_911_takes_psap_offer_to_caller_and_caller_answer_to_psap(
         assert _media(reinvite) == [*CALLER_MEDIA, *HLANG_EN]
         ended = worker.wait_event("e911.call.ended")
         assert (ended["result"], ended["status"]) == ("bridged", 200)
+
+
+def test_reinvite_without_sdp_from_caller_is_offered_psaps_latest_sdp(
+    worker_factory: WorkerFactory, tmp_path: Path
+) -> None:
+    """A re-INVITE without SDP from the caller: PJSUA answers it (onCallRxReinvite is not called
+    without SDP) and our offer in the 200 is the PSAP's SDP, so media keeps flowing; the
+    caller's answer in its ACK stays with us (no callback carries that ACK)."""
+    with uas_trunks(tmp_path, "uas-psap-answer") as (psap,):
+        worker = worker_factory(E911_TRUNK_PSAP=psap.uri)
+        result = run_uac("uac-911-reinvite-no-sdp-expect-200", worker.port, tmp_path,
+                         service="911")
+        assert result.ok, result.errors
+        assert psap.proc.wait(10) == 0
+        first_ok = _received(result, "SIP/2.0 200", "1 INVITE")
+        offer = _received(result, "SIP/2.0 200", "2 INVITE")
+        assert _media(offer) == _media(first_ok)
+        assert [line for line in _media(offer) if line.startswith("m=")] == [
+            f"m=audio {_psap_port(psap)} RTP/AVP 0"]
+        assert len(psap.invites()) == 1  # nothing was relayed
+
+
+def _psap_port(psap: Uas) -> int:
+    """The media port the PSAP's SIPp put in its 200 ([media_port], from -mp)."""
+    args = psap.proc.args
+    assert isinstance(args, list)
+    return int(args[args.index("-mp") + 1])
