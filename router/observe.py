@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import structlog
 
 from dialplan import CallClass
+from router.callref import mask_number as mask_number
 from router.location.model import CallerContext, Located, Unlocated
 from router.metrics import (
     CALL_SETUP_SECONDS,
@@ -76,13 +77,6 @@ def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
 def get_logger(**bound: Any) -> Any:
     """A structlog logger with `bound` key-values (bind one per call: call_ref, call_id...)."""
     return structlog.get_logger().bind(**bound)
-
-
-def mask_number(number: str) -> str:
-    """'+14065551234' -> '+1406***1234': enough to tell calls apart, not enough to dial."""
-    if len(number) <= 6:
-        return "*" * len(number)
-    return number[:5] + "***" + number[-4:]
 
 
 # -- the outcome observer ----------------------------------------------------------------------

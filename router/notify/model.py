@@ -5,13 +5,13 @@ recipient) and their states. Pure: no I/O.
 from __future__ import annotations
 
 import json
-import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+# The worker makes each call's reference (router.callref); re-exported for older imports.
+from router.callref import new_call_ref as new_call_ref
 from router.notify.message import CallNotice
 
 
@@ -47,13 +47,6 @@ OPEN_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.RETRY
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
-
-
-def new_call_ref(now: float | None = None) -> str:
-    """A call reference unique across workers and restarts, sortable by time:
-    `call_` + 12 hex digits of milliseconds since the epoch + 12 random hex digits."""
-    millis = int((time.time() if now is None else now) * 1000)
-    return f"call_{millis:012x}{secrets.token_hex(6)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,7 +81,9 @@ class NotificationRecorder:
         """The worker's hook (`Worker(on_route_decided=...)`): called for every routing
         decision; queues a notice for emergency and test calls. Never raises."""
         try:
-            notice = notice_from_route(routed, call_ref=new_call_ref(),
+            # The worker's reference for the call (router.callref): the same in its log
+            # lines and its call record; a route made elsewhere gets one here.
+            notice = notice_from_route(routed, call_ref=routed.call_ref or new_call_ref(),
                                        now=datetime.now(UTC))
             if notice is not None:
                 self.submit(notice)

@@ -49,8 +49,13 @@ def load_prompts(prompts_dir: Path, languages: tuple[str, ...]) -> dict[str, Pro
 
 class Announcement:
     def __init__(self, ref: int, services: Services, plan: CallPlan, caller: Leg,
-                 prompt: Prompt) -> None:
+                 prompt: Prompt, *, call_ref: str = "", invite_at: float | None = None) -> None:
         self.ref = ref
+        self._call_ref = call_ref or str(ref)
+        self._invite_at = services.now() if invite_at is None else invite_at
+        """When the INVITE was received: `e911_call_setup_seconds` starts here."""
+        self._final_at = 0.0
+        """When the first final answer went upstream (200 in answer mode, 403 in early)."""
         self._svc = services
         self._plan = plan
         self._caller = caller
@@ -59,7 +64,6 @@ class Announcement:
         self._playing = False
         self._final_sent = False
         self._ended = False
-        self._started = services.now()
 
     @property
     def done(self) -> bool:
@@ -67,6 +71,8 @@ class Announcement:
 
     def start(self) -> None:
         status = 183 if self._plan.announce_mode is AnnounceMode.EARLY else 200
+        if status == 200:
+            self._final_at = self._svc.now()
         try:
             self._caller.answer(call_param(status))
         except pj.Error as exc:
@@ -115,6 +121,8 @@ class Announcement:
         self._release_player()
         try:
             if self._plan.announce_mode is AnnounceMode.EARLY:
+                # Noted first: the final answer disconnects the leg inside `answer()`.
+                self._final_at = self._svc.now()
                 # RFC 3326 s2: the Reason header says why, for people reading traces.
                 reason = f'SIP;cause={self._plan.status};text="{self._plan.reason}"'
                 self._caller.answer(call_param(self._plan.status, headers=[("Reason", reason)]))
@@ -132,12 +140,13 @@ class Announcement:
     def _finish(self, result: Result, status: int) -> None:
         self._ended = True
         now = self._svc.now()
+        final_at = self._final_at or now
         self._svc.finished(self.ref, CallOutcome(
-            call_ref=str(self.ref),
+            call_ref=self._call_ref,
             call_class=self._plan.call_class.value,
             action=self._plan.action.value,
             result=result,
             status=status,
-            setup_seconds=0.0,
-            duration_seconds=now - self._started,
+            setup_seconds=final_at - self._invite_at,
+            duration_seconds=now - final_at,
         ))

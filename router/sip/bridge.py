@@ -315,6 +315,11 @@ class Bridge:
         leg.local_sdp = self._offer_for(leg, self._caller_offer())
         self._legs.append(leg)
         self._trunk = leg
+        if self._tried and self._make_failures == 0:  # not a retry of the same attempt
+            last = self._tried[-1]
+            self._svc.log("e911.leg.failed_over", from_trunk=last.trunk, to_trunk=attempt.trunk,
+                          status="timeout" if last.timed_out else "not_sent" if last.not_sent
+                          else last.status, attempt=index + 1)
         self._tried.append(TrunkAttempt(attempt.trunk, attempt.purpose.value))
         self._pidf_sent = pidf_of(request) or self._pidf_sent
         self._svc.log("e911.trunk.attempt", attempt=index + 1, purpose=attempt.purpose.value)
@@ -463,7 +468,7 @@ class Bridge:
             self._plan.attempts) else None
         location = self._plan.location
         self._svc.finished(self.ref, CallOutcome(
-            call_ref=str(self.ref),
+            call_ref=self._routed.call_ref or str(self.ref),
             call_class=self._plan.call_class.value,
             action=self._plan.action.value,
             result=result,

@@ -31,7 +31,8 @@ class CallFacts:
     account_id: str = ""
     sip_user: str = ""
     sip_call_id: str = ""
-    """The caller's Call-ID: in the call record only, never a metric label or a log field."""
+    """The caller's Call-ID: in the call record, and the `call_id` of the call's log lines
+    (the one bound logger); never a metric label."""
     location_id: str = ""
     """The saved address id, or the admin network id, the PIDF-LO was built from."""
     callback_number: str = ""
@@ -57,7 +58,8 @@ class TrunkAttempt:
 @dataclass(frozen=True, slots=True)
 class CallOutcome:
     call_ref: str
-    """Our reference for the call (never the SIP Call-ID: that is caller data)."""
+    """The call's one reference (`router.callref.new_call_ref`, made when the worker first
+    handled the INVITE): the same in its log lines, its call record and its notification."""
     call_class: str
     action: str
     result: Result
@@ -69,7 +71,9 @@ class CallOutcome:
     location_source: str = ""
     """binding | network | "" (unlocated)."""
     setup_seconds: float = 0.0
+    """INVITE received -> the first final answer sent upstream (or the end, when none was)."""
     duration_seconds: float = 0.0
+    """That final answer -> the end of the call (0 when it ended with the answer)."""
     # -- for the call record (router/records); observers store these, never log them ----
     facts: CallFacts = field(default_factory=CallFacts)
     """Who called what, from where, with which callback number."""

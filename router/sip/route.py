@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from dialplan import Dialed, DialPlanConfig, DialPlanParseError, classify
+from dialplan import SERVICE_CODES, CallClass, Dialed, DialPlanConfig, DialPlanParseError, classify
 from router.location.model import (
     DEFAULT_ACCOUNT_ID,
     CallerContext,
@@ -43,6 +43,14 @@ class Routed:
     caller: CallerContext
     plan: CallPlan
     account_id: str
+    call_ref: str = ""
+    """The call's one reference (`router.callref`), made by the worker when the INVITE is
+    first handled: logs, the outcome, the call record and the notification all carry it."""
+
+    @property
+    def known_account(self) -> str | None:
+        """The account id when the view knows that account, else None (what logs show)."""
+        return self.account_id if self.caller.account_known else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +77,7 @@ class CallRouter:
         self.policy = policy
         self._account_for = account_for
 
-    def route(self, inbound: InboundCall) -> Routed | ParseFailure:
+    def route(self, inbound: InboundCall, *, call_ref: str = "") -> Routed | ParseFailure:
         try:
             dialed = classify(inbound.request_uri, self._dialplan)
         except DialPlanParseError as exc:
@@ -78,7 +86,7 @@ class CallRouter:
         user = inbound.from_user or inbound.caller.user
         location, caller = self._lookup(account_id, user, str(inbound.device_ip))
         plan = plan_call(dialed, location, caller, self.policy)
-        return Routed(inbound, dialed, location, caller, plan, account_id)
+        return Routed(inbound, dialed, location, caller, plan, account_id, call_ref)
 
     def _lookup(
         self, account_id: str, user: str, device_ip: str
@@ -93,3 +101,28 @@ class CallRouter:
         except Exception:
             caller = CallerContext(loaded=False)
         return location, caller
+
+
+def dialled_form(dialed: Dialed | None) -> str:
+    """What kind of string was dialled, never the digits of an ordinary number (log lines):
+
+    short_code (911, 933, an extra emergency number), access_prefix (X911, X933, or an outside
+    line digit before an external number), e164 (+1911, or a +E.164 number), external (a
+    national or 011 international number), service_code (411, 611, ...), extension, urn
+    (`urn:service:sos...`), invalid, unparseable (the dial plan could not read it: 400/416).
+    """
+    if dialed is None:
+        return "unparseable"
+    if dialed.call_class is CallClass.INVALID:
+        return "invalid"
+    if dialed.dialed.startswith("urn:"):
+        return "urn"
+    if dialed.access_prefix is not None:
+        return "access_prefix"
+    if dialed.dialed.startswith("+"):
+        return "e164"
+    if dialed.call_class is not CallClass.NORMAL:
+        return "short_code"
+    if dialed.normalized.startswith("+"):
+        return "external"
+    return "service_code" if dialed.dialed in SERVICE_CODES else "extension"

@@ -22,6 +22,7 @@ import heapq
 import itertools
 import os
 import queue
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -32,7 +33,9 @@ from typing import Any
 
 import pjsua2 as pj
 import structlog
+from structlog.typing import FilteringBoundLogger
 
+from router.callref import mask_number, new_call_ref
 from router.plan import Action, CallPlan
 from router.settings import AnnounceOverflow, EmergencyPath, Settings
 from router.sip.admission import RETRY_AFTER_SECONDS, MediaBurstGuard, SlotPolicy
@@ -62,7 +65,7 @@ from router.sip.legs import Leg, LegState, MidCallOffer, OfferResult, call_param
 from router.sip.outcome import CallFacts, CallOutcome, Result
 from router.sip.outgoing import OutgoingRequest
 from router.sip.requests import build_request, call_facts
-from router.sip.route import CallRouter, ParseFailure, Routed
+from router.sip.route import CallRouter, ParseFailure, Routed, dialled_form
 
 MEDIA_LINGER_SECONDS = 0.6
 """A call on the real-media account keeps its PJSUA slot a while after DISCONNECTED (its RTP
@@ -137,6 +140,10 @@ class Execution:
 class _Pending:
     execution: Execution
     created: float
+    """When `onSelectAccount` received the INVITE (worker clock): setup time starts here."""
+    call_ref: str
+    log: FilteringBoundLogger
+    """The call's logger, bound to call_ref, call_id, call_class, account (and port)."""
 
 
 @dataclass(slots=True)
@@ -148,15 +155,59 @@ class Stats:
     legs_peak: int = 0
 
 
+class CallServices:
+    """The worker's services (`router.sip.control.Services`) as one call's controller sees
+    them: the same worker, but every line the controller logs carries the call's bound
+    fields (call_ref, call_id, call_class, account, port): one logger bound per call."""
+
+    def __init__(self, worker: Worker, log: FilteringBoundLogger) -> None:
+        self._worker = worker
+        self._log = log
+
+    def now(self) -> float:
+        return self._worker.now()
+
+    def new_leg(self, owner: int, account: pj.Account) -> Leg:
+        return self._worker.new_leg(owner, account)
+
+    def loop_account(self) -> pj.Account:
+        return self._worker.loop_account()
+
+    def drop_leg(self, leg: Leg) -> None:
+        self._worker.drop_leg(leg)
+
+    def schedule(self, owner: int, delay_seconds: float, tag: str) -> None:
+        self._worker.schedule(owner, delay_seconds, tag)
+
+    def defer(self, owner: int, tag: str) -> None:
+        self._worker.defer(owner, tag)
+
+    def request_for(self, routed: Routed, attempt_index: int) -> OutgoingRequest:
+        return self._worker.request_for(routed, attempt_index)
+
+    def emergency_redirect(self, routed: Routed) -> tuple[tuple[str, str], ...]:
+        return self._worker.emergency_redirect(routed, log=self._log)
+
+    def finished(self, owner: int, outcome: CallOutcome) -> None:
+        self._worker.finished(owner, outcome)
+
+    def log(self, event: str, **fields: object) -> None:
+        self._log.info(event, **fields)
+
+
 class Response:
     """A call answered at once with a final response (302, 403, 404, 503, 400)."""
 
-    def __init__(self, ref: int, worker: Worker, execution: Execution, leg: Leg) -> None:
+    def __init__(self, ref: int, services: CallServices, execution: Execution, leg: Leg, *,
+                 call_ref: str, invite_at: float) -> None:
         self.ref = ref
-        self._worker = worker
+        self._svc = services
         self._execution = execution
         self._leg = leg
         self._reported = False
+        self._call_ref = call_ref
+        self._invite_at = invite_at
+        self._answered_at = 0.0
 
     @property
     def done(self) -> bool:
@@ -164,10 +215,12 @@ class Response:
 
     def start(self) -> None:
         ex = self._execution
+        # Noted before: a final answer disconnects the leg inside `answer()` (on_state runs).
+        self._answered_at = self._svc.now()
         try:
             self._leg.answer(call_param(ex.status, headers=ex.headers, reason=ex.reason))
         except pj.Error as exc:
-            self._worker.log("e911.response.failed", status=ex.status, error=exc.reason)
+            self._svc.log("e911.response.failed", status=ex.status, error=exc.reason)
 
     def on_state(self, leg: Leg, state: LegState, status: int) -> None:
         if state is LegState.DISCONNECTED and not self._reported:
@@ -176,12 +229,16 @@ class Response:
             plan = routed.plan if routed is not None else None
             front = self._execution.front
             location = plan.location if plan is not None and front is not None else None
-            self._worker.finished(self.ref, CallOutcome(
-                call_ref=str(self.ref),
+            now = self._svc.now()
+            answered_at = self._answered_at or now
+            self._svc.finished(self.ref, CallOutcome(
+                call_ref=self._call_ref,
                 call_class=plan.call_class.value if plan else "invalid",
                 action=plan.action.value if plan else "reject",
                 result=self._execution.result,
                 status=self._execution.status,
+                setup_seconds=answered_at - self._invite_at,
+                duration_seconds=now - answered_at,
                 location_source=location.source.value if location is not None else "",
                 facts=call_facts(routed) if routed is not None else CallFacts(),
                 pidf_lo=front.pidf_lo if front is not None else "",
@@ -215,7 +272,8 @@ class Worker:
         """Told every routing decision on this thread (Kari's Law notices); must not block."""
         self._build = build or functools.partial(build_request, host=config.host)
         self._clock = clock
-        self._log = structlog.get_logger("router.sip.worker").bind(port=config.port)
+        self._log: FilteringBoundLogger = structlog.get_logger("router.sip.worker").bind(
+            port=config.port)
         self._slots = SlotPolicy()
         self._media_guard = MediaBurstGuard(config.media_burst_limit,
                                             config.media_burst_window_seconds)
@@ -224,6 +282,8 @@ class Worker:
         self._timer_seq = itertools.count()
         self.legs: dict[int, Leg] = {}
         self._controllers: dict[int, Controller] = {}
+        self._call_logs: dict[int, FilteringBoundLogger] = {}
+        """Each live controller's bound logger (see `CallServices`), by controller ref."""
         self._held_by: dict[int, int] = {}
         """Slots reserved by calls that stay (bridges 2, announcements 1), by controller."""
         self._live: dict[int, int] = {}
@@ -274,6 +334,7 @@ class Worker:
 
     def _release_all(self) -> None:
         self._controllers.clear()
+        self._call_logs.clear()
         self.legs.clear()
         self._held_by.clear()
         self._live.clear()
@@ -320,17 +381,20 @@ class Worker:
     def request_for(self, routed: Routed, attempt_index: int) -> OutgoingRequest:
         return self._build(routed, attempt_index)
 
-    def emergency_redirect(self, routed: Routed) -> tuple[tuple[str, str], ...]:
+    def emergency_redirect(self, routed: Routed, *, log: FilteringBoundLogger | None = None
+                           ) -> tuple[tuple[str, str], ...]:
         """Headers of the 302 for a 911 the bridge could not complete: the front's (with
         the PIDF-LO) unless E911_EMERGENCY_PATH=bridge, else Contact + P-Asserted-Identity."""
         plan = routed.plan
+        log = log or self._log
         if self.config.emergency_path is not EmergencyPath.BRIDGE:
             try:
-                front = front_redirect(routed, host=self.config.host)
+                front = front_redirect(routed, host=self.config.host,
+                                       call_ref=front_ref(routed.call_ref))
             except ValueError:
-                self._log.exception("e911.emergency.front_build_failed")
+                log.exception("e911.emergency.front_build_failed")
             else:
-                self._log.info("e911.emergency.front", front_ref=front.call_ref,
+                log.info("e911.emergency.front", front_ref=front.call_ref,
                                purpose=front.purpose.value, located=bool(front.pidf_lo),
                                bridge_free=False, held=self._held(), after_attempts=True)
                 return front.headers
@@ -346,16 +410,17 @@ class Worker:
         # let a flood reach PJSUA's stateless 486.
         key = outcome.result.value
         self.stats.outcomes[key] = self.stats.outcomes.get(key, 0) + 1
-        self._log.info("e911.call.ended", call_ref=outcome.call_ref,
-                       call_class=outcome.call_class, action=outcome.action, path=outcome.path,
-                       result=key, status=outcome.status, attempts=outcome.attempts,
-                       trunk=outcome.trunk_purpose, location=outcome.location_source,
-                       setup_ms=round(outcome.setup_seconds * 1000, 1))
+        log = self._call_logs.get(owner) or self._log.bind(call_ref=outcome.call_ref)
+        log.info("e911.call.ended", call_ref=outcome.call_ref,
+                 call_class=outcome.call_class, action=outcome.action, path=outcome.path,
+                 result=key, status=outcome.status, attempts=outcome.attempts,
+                 trunk=outcome.trunk_purpose, location=outcome.location_source,
+                 setup_ms=round(outcome.setup_seconds * 1000, 1))
         if self._on_outcome is not None:
             try:
                 self._on_outcome(outcome)
             except Exception:  # an observer must never cost a call
-                self._log.exception("e911.outcome.observer_failed")
+                log.exception("e911.outcome.observer_failed")
 
     def log(self, event: str, **fields: object) -> None:
         self._log.info(event, **fields)
@@ -371,8 +436,7 @@ class Worker:
             return
         self._guard(controller, lambda: controller.on_state(leg, state, status))
         if controller.done:
-            self._controllers.pop(controller.ref, None)
-            self._release(controller.ref)
+            self._retire(controller.ref)
 
     def leg_media(self, leg: Leg) -> None:
         controller = self._controllers.get(leg.owner)
@@ -393,47 +457,67 @@ class Worker:
     # -- ingress ------------------------------------------------------------------------
 
     def _select_account(self, whole_msg: str, src_address: str) -> str:
-        """`onSelectAccount`: decide the whole call now, while no socket exists yet."""
-        try:
-            execution = self._decide(whole_msg, src_address)
-        except Exception:  # a bug here must not abort the SIP thread
-            self._log.exception("e911.ingress.decide_failed")
-            execution = Execution("respond", None, status=500, reason="Server Internal Error")
+        """`onSelectAccount`: decide the whole call now, while no socket exists yet. The
+        call gets its one reference here, before anything is logged about it."""
+        received = self._clock()
         call_id = _call_id(whole_msg)
+        call_ref = new_call_ref()
+        log = self.call_log(call_ref, call_id, None)
+        try:
+            execution, log = self._decide(whole_msg, src_address, call_ref, log)
+        except Exception:  # a bug here must not abort the SIP thread
+            log.exception("e911.ingress.decide_failed")
+            execution = Execution("respond", None, status=500, reason="Server Internal Error")
         if call_id:
-            self._pending[call_id] = _Pending(execution, self._clock())
+            self._pending[call_id] = _Pending(execution, received, call_ref, log)
         self._expire_pending()
         return AccountKind.MEDIA if execution.kind == "announce" else AccountKind.LOOP
 
-    def _decide(self, whole_msg: str, src_address: str) -> Execution:
+    def call_log(self, call_ref: str, call_id: str, routed: Routed | None
+                  ) -> FilteringBoundLogger:
+        """The logger of one call: what every line about it carries (docs/observability.md).
+        Before classification the class is "invalid" (as in its outcome) and the account
+        unknown (null)."""
+        return self._log.bind(
+            call_ref=call_ref, call_id=call_id,
+            call_class=routed.plan.call_class.value if routed is not None else "invalid",
+            account=routed.known_account if routed is not None else None)
+
+    def _decide(self, whole_msg: str, src_address: str, call_ref: str,
+                log: FilteringBoundLogger) -> tuple[Execution, FilteringBoundLogger]:
         self.stats.invites += 1
         source_ip, _ = parse_source(src_address)
         if not is_trusted(source_ip, self.config.trusted_peers):
             # Only our PBXs (and the load balancer) may use us: RFC 3261 s21.4.4.
-            self._log.info("e911.ingress.untrusted", source=str(source_ip))
-            return Execution("respond", None, status=403, reason="Forbidden")
+            log.info("e911.ingress.untrusted", source=str(source_ip))
+            return Execution("respond", None, status=403, reason="Forbidden"), log
         try:
             inbound = parse_invite(whole_msg, src_address, pbx_peers=self.config.pbx_peers,
                                    device_ip_header=self.config.device_ip_header)
         except IngressError as exc:
-            return Execution("respond", None, status=exc.status, reason="Bad Request")
-        routed = self._router.route(inbound)
+            return Execution("respond", None, status=exc.status, reason="Bad Request"), log
+        routed = self._router.route(inbound, call_ref=call_ref)
+        # The caller only masked: never a full number in a log line.
+        caller = mask_number(inbound.caller.user)
         if isinstance(routed, ParseFailure):
+            log.info("e911.call.received", dialled_form=dialled_form(None), caller=caller)
             return Execution("respond", None, status=routed.status, reason="Bad Request"
-                             if routed.status == 400 else "Unsupported URI Scheme")
-        return self._admit(routed)
+                             if routed.status == 400 else "Unsupported URI Scheme"), log
+        log = self.call_log(call_ref, inbound.call_id, routed)
+        log.info("e911.call.received", dialled_form=dialled_form(routed.dialed), caller=caller)
+        return self._admit(routed, log), log
 
-    def _admit(self, routed: Routed) -> Execution:
+    def _admit(self, routed: Routed, log: FilteringBoundLogger) -> Execution:
         plan = routed.plan
-        self._log.info("e911.route.decided", call_class=plan.call_class.value,
-                       action=plan.action.value, located=plan.location is not None
-                       or routed.location.__class__.__name__ == "Located",
-                       attempts=len(plan.attempts), language=plan.language.value)
+        log.info("e911.route.decided", action=plan.action.value,
+                 located=plan.location is not None
+                 or routed.location.__class__.__name__ == "Located",
+                 attempts=len(plan.attempts), language=plan.language.value)
         if self._on_route_decided is not None:
             try:  # Kari's Law notice (router.notify): a queue put, no I/O on this thread
                 self._on_route_decided(routed)
             except Exception:  # an observer must never cost a call
-                self._log.exception("e911.route.observer_failed")
+                log.exception("e911.route.observer_failed")
         if plan.action is Action.REDIRECT:
             return Execution("respond", routed, status=302,
                              headers=(("Contact", f"<{plan.redirect_uri}>"),),
@@ -451,11 +535,11 @@ class Worker:
                 bridge_free = self._slots.can_bridge_emergency(self._held())
                 if path is EmergencyPath.FRONT or (path is EmergencyPath.AUTO
                                                    and not bridge_free):
-                    return self._to_front(routed, bridge_free=bridge_free)
+                    return self._to_front(routed, log, bridge_free=bridge_free)
                 if bridge_free:
                     return Execution("bridge", routed)
                 # No slot for a bridge: never a failure to a 911, send it on by redirect.
-                self._log.warning("e911.emergency.redirected_no_slot", held=self._held())
+                log.warning("e911.emergency.redirected_no_slot", held=self._held())
                 return Execution("respond", routed, status=302,
                                  headers=(("Contact", f"<{plan.redirect_uri}>"),),
                                  result=Result.REDIRECTED)
@@ -465,29 +549,31 @@ class Worker:
         prompt = self._prompts.get(plan.language.value) or self._prompts.get(
             self.config.default_language)
         if prompt is None:
-            self._log.warning("e911.announce.no_prompt", language=plan.language.value)
+            log.warning("e911.announce.no_prompt", language=plan.language.value)
             return Execution("respond", routed, status=plan.status, headers=(_reason(plan),),
                              result=Result.ANNOUNCED)
         if not self._slots.can_hold_normal(self._held(), 1):
             return self._no_announcement(routed)
         if not self._media_guard.try_acquire(self._clock()):
-            self._log.warning("e911.media.burst_guard")
+            log.warning("e911.media.burst_guard")
             return self._no_announcement(routed)
         return Execution("announce", routed, prompt=prompt)
 
-    def _to_front(self, routed: Routed, *, bridge_free: bool) -> Execution:
+    def _to_front(self, routed: Routed, log: FilteringBoundLogger, *,
+                  bridge_free: bool) -> Execution:
         """The emergency 302 that Kamailio turns into the emergency INVITE (router.sip.front):
         emergency capacity becomes the front's, and the PIDF-LO still goes with the call."""
         try:
-            front = front_redirect(routed, host=self.config.host)
+            front = front_redirect(routed, host=self.config.host,
+                                   call_ref=front_ref(routed.call_ref))
         except ValueError:  # an unsafe value: never a failure to a 911, send it on bare
-            self._log.exception("e911.emergency.front_build_failed")
+            log.exception("e911.emergency.front_build_failed")
             return Execution("respond", routed, status=302,
                              headers=(("Contact", f"<{routed.plan.redirect_uri}>"),),
                              result=Result.REDIRECTED)
-        self._log.info("e911.emergency.front", front_ref=front.call_ref,
-                       purpose=front.purpose.value, located=bool(front.pidf_lo),
-                       bridge_free=bridge_free, held=self._held())
+        log.info("e911.emergency.front", front_ref=front.call_ref,
+                 purpose=front.purpose.value, located=bool(front.pidf_lo),
+                 bridge_free=bridge_free, held=self._held())
         return Execution("respond", routed, status=302, reason="Moved Temporarily",
                          headers=front.headers, result=Result.REDIRECTED, front=front)
 
@@ -505,27 +591,37 @@ class Worker:
         """`onIncomingCall`: the decision made moments ago takes the call."""
         sip_call_id = _call_id(whole_msg)
         pending = self._pending.pop(sip_call_id, None)
-        execution = pending.execution if pending is not None else Execution(
-            "respond", None, status=500, reason="Server Internal Error")
+        if pending is None:  # no decision for this Call-ID (expired, or a bug): 500
+            call_ref = new_call_ref()
+            pending = _Pending(Execution("respond", None, status=500,
+                                         reason="Server Internal Error"),
+                               self._clock(), call_ref,
+                               self.call_log(call_ref, sip_call_id, None))
+        execution = pending.execution
         ref = next(self._refs)
         leg = Leg(account, self, next(self._refs), ref, call_id)
         leg.on_media_account = account.kind == AccountKind.MEDIA
         self._keep(leg)
+        services = CallServices(self, pending.log)
         controller: Response | Bridge | Announcement
         if execution.kind == "bridge" and execution.routed is not None:
             slots = 2
-            controller = Bridge(ref, self, execution.routed, leg,
+            controller = Bridge(ref, services, execution.routed, leg,
                                 attempt_timeout_seconds=self.config.trunk_timeout_seconds)
         elif execution.kind == "announce" and execution.routed is not None and \
                 execution.prompt is not None and account.kind == AccountKind.MEDIA:
             slots = 1
-            controller = Announcement(ref, self, execution.routed.plan, leg, execution.prompt)
+            controller = Announcement(ref, services, execution.routed.plan, leg,
+                                      execution.prompt, call_ref=pending.call_ref,
+                                      invite_at=pending.created)
         else:
             slots = 0
             if execution.kind != "respond":
                 execution = _shed(execution.routed)
-            controller = Response(ref, self, execution, leg)
+            controller = Response(ref, services, execution, leg, call_ref=pending.call_ref,
+                                  invite_at=pending.created)
         self._controllers[ref] = controller
+        self._call_logs[ref] = pending.log
         if slots:
             self._held_by[ref] = slots
         self._guard(controller, controller.start)
@@ -561,11 +657,17 @@ class Worker:
     def _release(self, ref: int) -> None:
         self._held_by.pop(ref, None)
 
+    def _retire(self, ref: int) -> None:
+        """A controller is done (every leg ended): forget it, its slots and its logger."""
+        self._controllers.pop(ref, None)
+        self._call_logs.pop(ref, None)
+        self._release(ref)
+
     def _guard(self, controller: Controller, action: Callable[[], None]) -> None:
         try:
             action()
         except Exception:  # one call's bug must not take the worker down
-            self._log.exception("e911.controller.failed", call_ref=controller.ref)
+            self._call_logs.get(controller.ref, self._log).exception("e911.controller.failed")
 
     def _run_deferred(self) -> None:
         for _ in range(len(self._deferred)):
@@ -584,8 +686,7 @@ class Worker:
             return
         self._guard(controller, lambda: controller.on_timer(tag))
         if controller.done:
-            self._controllers.pop(owner, None)
-            self._release(owner)
+            self._retire(owner)
 
     def _run_jobs(self) -> None:
         while True:
@@ -652,6 +753,17 @@ def rss_kb() -> int:
 def _call_id(whole_msg: str) -> str:
     _, headers, _ = split_message(whole_msg)
     return header(headers, "call-id") or ""
+
+
+_FRONT_REF = re.compile(r"[0-9a-f]{16}")
+
+
+def front_ref(call_ref: str) -> str | None:
+    """The front's X-E911-Call-Ref (16 hex digits, what Kamailio accepts): the call_ref's last
+    16 hex digits, so that grepping it also finds our log lines; None (a random one) when the
+    call_ref has no such tail."""
+    tail = call_ref[-16:]
+    return tail if _FRONT_REF.fullmatch(tail) else None
 
 
 def _reason(plan: CallPlan) -> tuple[str, str]:
