@@ -341,7 +341,7 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_KAMAILIO_WORKER_CPS", "400", _parse_int_range(1, 100000)),
     _Var("E911_KAMAILIO_SOURCE_LIMIT", "60", _parse_int_range(0, 1000000)),
     _Var("E911_KAMAILIO_REMOTE_WORKERS", "", _parse_optional_sip_uris),
-    _Var("E911_KAMAILIO_ROUTE_CACHE_SECONDS", "10", _parse_int_range(0, 3600)),
+    _Var("E911_KAMAILIO_ROUTE_CACHE_SECONDS", "60", _parse_int_range(0, 3600)),
     _Var("E911_RECORD_RETENTION_DAYS", "2555", _parse_int_range(1, 36500)),
     _Var("E911_LOG_LEVEL", "info", lambda n, v: _parse_log_level(n, v)),
     _Var("E911_LOG_FORMAT", "auto", _parse_enum(LogFormat)),

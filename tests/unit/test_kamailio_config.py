@@ -122,7 +122,7 @@ def test_route_cache_is_on_by_default_and_zero_turns_it_off() -> None:
     on = render(front_config(load_settings({}), RUN_DIR)).cfg
     off = render(front_config(load_settings({"E911_KAMAILIO_ROUTE_CACHE_SECONDS": "0"}),
                               RUN_DIR)).cfg
-    assert 'modparam("htable", "htable", "e911_located=>size=14;autoexpire=10;")' in on
+    assert 'modparam("htable", "htable", "e911_located=>size=14;autoexpire=60;")' in on
     assert "route[ROUTE_CACHE] {\n\tif (!(1 == 1)) {\n\t\treturn;" in on
     assert "route[ROUTE_CACHE] {\n\tif (!(0 == 1)) {\n\t\treturn;" in off
 
