@@ -201,6 +201,13 @@ def main(argv: Sequence[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="e911-bench-load-") as tmp:
         for system in args.systems.split(","):
             results[system] = search(system, args, Path(tmp))
+    sys.stdout.write(report(results, args, started))
+    return 0
+
+
+def report(results: dict[str, tuple[list[RunResult], RunResult | None]],
+           args: argparse.Namespace, started: float) -> str:
+    """The markdown section; with `args.chart`, the chart and its data written first."""
     link = None
     if args.chart is not None:
         chart = args.chart.resolve()
@@ -209,8 +216,7 @@ def main(argv: Sequence[str]) -> int:
                                       f"{args.step_seconds:g} s steps")
         # The section lives in docs/benchmarks.md: link relative to it.
         link = os.path.relpath(chart, Path(__file__).resolve().parents[1] / "docs")
-    sys.stdout.write(render(results, args, started, link))
-    return 0
+    return render(results, args, started, link)
 
 
 if __name__ == "__main__":

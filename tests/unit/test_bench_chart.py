@@ -4,6 +4,7 @@ has one marker per measured run and value, in the right place, and round-trips i
 from __future__ import annotations
 
 import math
+import os
 from argparse import Namespace
 from dataclasses import asdict
 from pathlib import Path
@@ -24,7 +25,7 @@ from scripts.bench_chart import (
     render_svg,
     write_chart,
 )
-from scripts.bench_load import chart_points, render
+from scripts.bench_load import chart_points, render, report
 from scripts.loadlib import ClassResult, RunResult, Usage
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -123,3 +124,20 @@ def test_bench_load_turns_its_runs_into_points_and_links_the_chart() -> None:
             "(benchmarks-load.svg)") in text
     assert "Data: `benchmarks-load.json`." in text
     assert "--chart docs/benchmarks-load.svg" in text
+
+
+def test_report_writes_the_chart_and_its_data_and_links_them(tmp_path: Path) -> None:
+    """What `./scripts/bench load` runs (--chart): the SVG and the JSON beside it, drawn from
+    the measured runs, and the section's image link relative to docs/."""
+    chart = tmp_path / "benchmarks-load.svg"
+    args = Namespace(seconds=90.0, step_seconds=30.0, hold_ms=1000, workers=4, chart=chart)
+    results: dict[str, tuple[list[Any], Any]] = {
+        "router": ([_run("router", 100, 30, 0)], _run("router", 100, 90, 0))}
+    text = report(results, args, 0.0)
+    points = load_points(tmp_path / "benchmarks-load.json")
+    assert [(p.system, p.rate, p.held) for p in points] == [("router", 100, False),
+                                                            ("router", 100, True)]
+    assert chart.read_text() == render_svg(
+        points, title="Load: mixed profile, 4 workers, 30 s steps")
+    link = os.path.relpath(chart, Path(__file__).resolve().parents[2] / "docs")
+    assert f"every step and hold below]({link})" in text
