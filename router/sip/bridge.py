@@ -36,6 +36,7 @@ from router.sip.legs import Leg, LegState, MidCallOffer, OfferResult, call_param
 from router.sip.outcome import CallOutcome, Result, TrunkAttempt
 from router.sip.requests import call_facts, pidf_of
 from router.sip.route import Routed
+from router.sip.sdp import media_address
 
 MAKE_CALL_RETRIES = 20
 """`makeCall` refused (no free slot for an instant): retry on the next loop turns (~10 ms
@@ -61,6 +62,11 @@ class _Relay:
     PJSUA answered already, the late-offer answer from the caller's ACK)."""
     target: Leg
     sdp: str
+    origin: Leg | None = None
+    """The leg whose SDP this is, when it has already been given an SDP of the target's (an
+    UPDATE PJSUA answered, the late offer's 200): if the target's answer moves its media away
+    from `told`, the origin is offered the new SDP in a re-INVITE."""
+    told: str = ""
 
 
 _ALLOWED: dict[BridgeState, frozenset[BridgeState]] = {
@@ -193,7 +199,9 @@ class Bridge:
             return
         self._svc.log("e911.bridge.offer", side=side, method=offer.method)
         self._relay = _Relay(offer.method, None if offer.answered else leg, target,
-                             self._offer_for(target, offer.sdp))
+                             self._offer_for(target, offer.sdp),
+                             origin=leg if offer.answered else None,
+                             told=leg.local_sdp if offer.answered else "")
         self._svc.defer(self.ref, "relay-offer")
 
     def on_offer_result(self, leg: Leg, result: OfferResult) -> None:
@@ -212,6 +220,15 @@ class Bridge:
         other = self._other(leg)
         if 200 <= result.status < 300 and result.sdp and other is not None:
             other.local_sdp = result.sdp
+            origin = relay.origin
+            if origin is not None and not origin.ended and relay.told and \
+                    media_address(result.sdp) != media_address(relay.told):
+                # The origin holds an older SDP of this side's (PJSUA answered its UPDATE, or
+                # our 200 carried the trunk's first offer) and the answer moved the media: offer
+                # the origin the new one. Its answer stays here (no `told`: no ping-pong).
+                self._svc.log("e911.bridge.offer_refresh", side=self._side(origin))
+                self._relay = _Relay("INVITE", None, origin, self._offer_for(origin, result.sdp))
+                self._svc.defer(self.ref, "relay-offer")
         if relay.source is not None:
             # RFC 5057 s5.2: a 408/481 to a re-INVITE ends that dialog, not the caller's: the
             # caller gets 500 and the trunk leg's own end (if it ended) hangs the call up.
@@ -279,7 +296,8 @@ class Bridge:
             self._svc.schedule(self.ref, 0.05, "relay-ack")  # after the offer in flight
             return
         self._svc.log("e911.bridge.offer", side="caller", method="ACK")
-        self._relay = _Relay("INVITE", None, trunk, self._offer_for(trunk, answer))
+        self._relay = _Relay("INVITE", None, trunk, self._offer_for(trunk, answer),
+                             origin=self._caller, told=self._caller.local_sdp)
         self._send_relay()
 
     def _other(self, leg: Leg) -> Leg | None:

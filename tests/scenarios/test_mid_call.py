@@ -183,9 +183,15 @@ def test_late_offer_911_takes_psap_offer_to_caller_and_caller_answer_to_psap(
         # PJSUA acknowledges the PSAP's 200 at once with an answer of its own (measured: it
         # cannot wait for the caller's), so the caller's answer follows in a re-INVITE.
         (ack,) = _logged(psap, "ACK ")
-        assert [line for line in _sdp(ack) if line.startswith("m=")] == [
-            line for line in _sdp(ack) if re.fullmatch(r"m=audio \d+ RTP/AVP 0", line)]
+        (ack_media,) = [line for line in _sdp(ack) if line.startswith("m=")]
+        assert re.fullmatch(r"m=audio \d+ RTP/AVP 0", ack_media)
+        assert ack_media != "m=audio 31000 RTP/AVP 0"
         assert _media(reinvite) == [*CALLER_MEDIA, *HLANG_EN]
+        relayed = worker.wait_event("e911.bridge.offer")
+        assert (relayed["side"], relayed["method"]) == ("caller", "ACK")
+        answered = worker.wait_event("e911.bridge.offer_answered")
+        assert (answered["side"], answered["method"], answered["status"]) == (
+            "trunk", "INVITE", 200)
         ended = worker.wait_event("e911.call.ended")
         assert (ended["result"], ended["status"]) == ("bridged", 200)
 
@@ -215,3 +221,42 @@ def _psap_port(psap: Uas) -> int:
     args = psap.proc.args
     assert isinstance(args, list)
     return int(args[args.index("-mp") + 1])
+
+
+def test_late_offer_psap_moving_its_media_in_reinvite_answer_reaches_caller(
+    worker_factory: WorkerFactory, tmp_path: Path
+) -> None:
+    """Late offer, and the PSAP answers the re-INVITE that carries the caller's answer with its
+    media on a new port: the caller gets a re-INVITE with that SDP (its answer stays with us)."""
+    with uas_trunks(tmp_path, "uas-psap-late-offer-moves-media") as (psap,):
+        worker = worker_factory(E911_TRUNK_PSAP=psap.uri)
+        result = run_uac("uac-911-late-offer-expect-reinvite", worker.port, tmp_path,
+                         service="911")
+        assert result.ok, result.errors
+        assert psap.proc.wait(10) == 0
+        refresh = _received(result, "INVITE ")
+        # Our first 200 carried "o=psap 1 1": same origin, version + 1 (RFC 3264 s8).
+        assert _sdp(refresh) == [
+            "v=0", "o=psap 1 2 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+            "m=audio 41002 RTP/AVP 0", "a=rtpmap:0 PCMU/8000"]
+        assert len(psap.invites()) == 2  # the INVITE and our one re-INVITE: no ping-pong
+        worker.wait_event("e911.bridge.offer_refresh", where=lambda e: e["side"] == "caller")
+
+
+def test_update_answer_moving_psap_media_reaches_caller_in_reinvite(
+    worker_factory: WorkerFactory, tmp_path: Path
+) -> None:
+    """PJSUA answered the caller's UPDATE with the PSAP's earlier SDP; the PSAP's own answer
+    moves its media to a new port: the caller gets a re-INVITE with the PSAP's new SDP."""
+    with uas_trunks(tmp_path, "uas-psap-update-moves-media") as (psap,):
+        worker = worker_factory(E911_TRUNK_PSAP=psap.uri)
+        result = run_uac("uac-911-update-hold-expect-reinvite", worker.port, tmp_path,
+                         service="911")
+        assert result.ok, result.errors
+        assert psap.proc.wait(10) == 0
+        assert _media(_received(result, "SIP/2.0 200", "2 UPDATE")) == [
+            *PSAP_MEDIA, "a=recvonly"]
+        assert _media(_received(result, "INVITE ")) == [
+            "c=IN IP4 127.0.0.1", "m=audio 41002 RTP/AVP 0", "a=rtpmap:0 PCMU/8000",
+            "a=recvonly"]
+        worker.wait_event("e911.bridge.offer_refresh", where=lambda e: e["side"] == "caller")
