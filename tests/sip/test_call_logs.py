@@ -10,6 +10,7 @@ the address or the PIDF-LO. A first trunk answering 503 (or nothing) logs `e911.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,31 @@ def test_911_has_one_call_ref_in_logs_record_and_notification(
     text = json.dumps(worker.events) + "\n".join(worker.raw)
     for secret in (USER_CALLBACK, "LARAMIE", "59645", "<presence", "civicAddress"):
         assert secret not in text
+
+
+def test_front_302_names_the_call_by_the_tail_of_its_call_ref(
+    worker_factory: WorkerFactory, store_url: str, tmp_path: Path
+) -> None:
+    """E911_EMERGENCY_PATH=front: the 302's X-E911-Call-Ref (Kamailio's reference) is the
+    call_ref's last 16 hex digits; the record and the notification hold the full call_ref."""
+    worker = worker_factory(E911_EMERGENCY_PATH="front")
+    result = run_uac("uac-expect-302", worker.port, tmp_path, service="911")
+    assert result.ok, result.errors
+    ended = worker.wait_event("e911.call.ended")
+    front = worker.wait_event("e911.emergency.front")
+    worker.wait_event("e911.record.written")
+    worker.wait_event("e911.notify.recorded")
+    call_ref = str(ended["call_ref"])
+    (header,) = re.findall(r"^X-E911-Call-Ref: *(\S+)", result.messages, re.M)
+    assert header == front["front_ref"] == call_ref[-16:]
+    assert (front["call_ref"], ended["path"], ended["status"]) == (call_ref, "front", 302)
+    store = open_store(store_url, migrate=False)
+    try:
+        (chained,) = list(RecordStore(store).iter_chain())
+        notified = Outbox(store).get_call(call_ref)
+    finally:
+        store.close()
+    assert chained.record.call_ref == call_ref and notified is not None
 
 
 def test_first_trunk_503_logs_leg_failed_over_on_the_calls_logger(
