@@ -13,13 +13,11 @@ import contextlib
 import os
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.store import open_store
@@ -83,34 +81,6 @@ def _store_change_seq(url: str) -> int:
         store.close()
 
 
-def _view_versions(host: RouterRun) -> dict[str, float]:
-    """worker -> the change_seq its location view has applied, from the host's endpoint."""
-    url = f"http://{host.env['E911_METRICS_LISTEN']}/metrics"
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            text = response.read().decode()
-    except OSError:
-        return {}
-    return {s.labels["worker"]: s.value for f in text_string_to_metric_families(text)
-            for s in f.samples if s.name == "e911_location_view_version"}
-
-
-def _wait_views_caught_up(hosts: dict[str, RouterRun], seq: int, timeout: float = 20) -> None:
-    """Until every worker of every host serves a view version of `seq` or more (each host here
-    has exactly one worker, "worker-1": a missing series is not caught up)."""
-    seen: dict[str, dict[str, float]] = {}
-
-    def caught_up() -> bool:
-        seen.update({name: _view_versions(host) for name, host in hosts.items()})
-        return all(set(v) == {"worker-1"} and min(v.values()) >= seq for v in seen.values())
-
-    try:
-        wait_until(caught_up, timeout, f"every worker's location view at change_seq {seq}",
-                   interval=0.1)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; views: {seen}") from None
-
-
 @contextlib.contextmanager
 def _two_hosts(url: str, tmp_path: Path, psap: Uas, smtp_url: str | None = None
                ) -> Iterator[tuple[RouterRun, RouterRun]]:
@@ -149,7 +119,9 @@ def test_address_bound_through_one_host_locates_911s_handled_by_both(
     try:
         with _two_hosts(pg_schema_url, tmp_path, psap) as (host_a, host_b):
             _bind_through_api(host_b.api_url)
-            _wait_views_caught_up({"A": host_a, "B": host_b}, _store_change_seq(pg_schema_url))
+            seq = _store_change_seq(pg_schema_url)
+            for host in (host_a, host_b):  # one worker each
+                host.wait_views_at(seq, workers=1)
             for _ in range(2):
                 _call_911(host_a, tmp_path)
             invites = psap.wait_invites(2)
