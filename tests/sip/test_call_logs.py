@@ -19,8 +19,9 @@ from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.store import open_store
 from router.notify.outbox import Outbox
 from router.records.store import RecordStore
+from router.sip.announce import load_prompts
 from tests.scenarios.conftest import USER_CALLBACK, WorkerFactory
-from tests.scenarios.harness import WorkerProcess, run_uac, uas_trunks
+from tests.scenarios.harness import PROMPTS, WorkerProcess, run_uac, uas_trunks
 
 pytestmark = [pytest.mark.sip]
 
@@ -168,6 +169,26 @@ def test_redirect_reports_its_setup_time_and_a_bound_ended_event(
     assert 0 < float(ended["setup_ms"]) < 1000  # type: ignore[arg-type]
     assert (received["call_ref"], received["dialled_form"], received["caller"]) == (
         ended["call_ref"], "access_prefix", "****")
+
+
+def test_early_announcement_setup_runs_to_the_final_403_after_the_prompt(
+    worker_factory: WorkerFactory, tmp_path: Path
+) -> None:
+    """Early mode: 183, the prompt, then the first final answer (403): the setup time spans
+    the prompt (it was 0 before); the announcement's lines are bound to the call."""
+    (prompt,) = load_prompts(PROMPTS, ("en",)).values()
+    worker = worker_factory()
+    result = run_uac("uac-normal-unlocated-expect-183-403", worker.port, tmp_path,
+                     service="4065550123", caller_csv="callers-unknown.csv",
+                     variables={"rtp_port": "9"})
+    assert result.ok, result.errors
+    ended = worker.wait_event("e911.call.ended")
+    playing = worker.wait_event("e911.announce.playing")
+    assert (ended["result"], ended["status"], ended["call_class"], ended["account"]) == (
+        "announced", 403, "normal", DEFAULT_ACCOUNT_ID)
+    assert {k: playing[k] for k in BOUND} == {k: ended[k] for k in BOUND}
+    setup_seconds = float(ended["setup_ms"]) / 1000  # type: ignore[arg-type]
+    assert prompt.seconds < setup_seconds < prompt.seconds + 5
 
 
 def test_untrusted_invite_is_bound_to_its_call_with_class_invalid(
