@@ -474,7 +474,7 @@ class Worker:
         return AccountKind.MEDIA if execution.kind == "announce" else AccountKind.LOOP
 
     def call_log(self, call_ref: str, call_id: str, routed: Routed | None
-                  ) -> FilteringBoundLogger:
+                 ) -> FilteringBoundLogger:
         """The logger of one call: what every line about it carries (docs/observability.md).
         Before classification the class is "invalid" (as in its outcome) and the account
         unknown (null)."""
