@@ -342,6 +342,8 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_KAMAILIO_SOURCE_LIMIT", "60", _parse_int_range(0, 1000000)),
     _Var("E911_KAMAILIO_REMOTE_WORKERS", "", _parse_optional_sip_uris),
     _Var("E911_KAMAILIO_ROUTE_CACHE_SECONDS", "60", _parse_int_range(0, 3600)),
+    _Var("E911_KAMAILIO_EMERGENCY_WORKERS", "auto",
+         lambda n, v: _parse_emergency_workers(n, v)),
     _Var("E911_RECORD_RETENTION_DAYS", "2555", _parse_int_range(1, 36500)),
     _Var("E911_LOG_LEVEL", "info", lambda n, v: _parse_log_level(n, v)),
     _Var("E911_LOG_FORMAT", "auto", _parse_enum(LogFormat)),
@@ -358,6 +360,28 @@ def _parse_transports(name: str, value: str) -> tuple[str, ...]:
     if "udp" not in parts:
         raise _fail(name, value, "must include udp (trunks and SIPp use it)")
     return parts
+
+
+def _parse_emergency_workers(name: str, value: str) -> int | None:
+    """`auto` (None: decided once E911_WORKERS is known, `_emergency_workers`) or a count."""
+    text = value.strip().lower()
+    if text == "auto":
+        return None
+    try:
+        number = int(text)
+    except ValueError:
+        raise _fail(name, value, "must be auto or a whole number (0 or more)") from None
+    if number < 0:
+        raise _fail(name, value, "must be auto or a whole number (0 or more)")
+    return number
+
+
+def _emergency_workers(requested: int | None, workers: int) -> int:
+    """E911_KAMAILIO_EMERGENCY_WORKERS=auto: one reserved worker once there are 3 or more (two
+    ordinary workers stay, so one stuck worker never leaves ordinary calls without any)."""
+    if requested is None:
+        return 1 if workers >= 3 else 0
+    return requested
 
 
 def _parse_log_level(name: str, value: str) -> str:
@@ -429,6 +453,9 @@ class Settings:
     kamailio_route_cache_seconds: int
     """How long the front routes a located caller's ordinary calls itself after a worker
     redirected one (emptied when bindings change); 0: every call goes to a worker."""
+    kamailio_emergency_workers: int
+    """The last this many local workers take only 911/933 from the front (their own dispatcher
+    set, tried first for emergency calls); `auto` resolved: 1 when E911_WORKERS >= 3, else 0."""
     record_retention_days: int
     log_level: str
     log_format: LogFormat
@@ -468,6 +495,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     kwargs = {_field_for(name): value for name, value in values.items()}
     kwargs["extension_min_digits"] = low
     kwargs["extension_max_digits"] = high
+    kwargs["kamailio_emergency_workers"] = _emergency_workers(
+        kwargs["kamailio_emergency_workers"], kwargs["workers"])
     if not kwargs["trunk_test"]:
         kwargs["trunk_test"] = kwargs["trunk_psap"]
     if kwargs["webhook_url"] and len(kwargs["webhook_secret"]) < 16:
@@ -511,6 +540,11 @@ def _check_front(settings: Settings) -> None:
     if last > 65535:
         raise SettingsError(f"{name}={base}: {settings.workers} workers need ports "
                             f"{first}-{last}; the last port must be at most 65535")
+    reserved = settings.kamailio_emergency_workers
+    if reserved >= settings.workers:
+        raise SettingsError(f"E911_KAMAILIO_EMERGENCY_WORKERS={reserved}: must be less than "
+                            f"E911_WORKERS={settings.workers} (at least one local worker must "
+                            f"take ordinary calls)")
     if settings.front is Front.KAMAILIO and base.host == settings.sip_listen.host and \
             first <= settings.sip_listen.port <= last:
         raise SettingsError(f"E911_WORKER_LISTEN={base}: worker ports {first}-{last} include "

@@ -29,7 +29,11 @@ class FrontConfig:
     listen: HostPort
     transports: tuple[str, ...]
     workers: tuple[str, ...]
-    """Worker SIP URIs, dispatcher set 1: the local workers, then E911_KAMAILIO_REMOTE_WORKERS."""
+    """Ordinary workers' SIP URIs, dispatcher set 1: the local workers that are not reserved,
+    then E911_KAMAILIO_REMOTE_WORKERS. Every call class may reach them."""
+    emergency_workers: tuple[str, ...]
+    """Reserved workers' SIP URIs, dispatcher set 2: the last E911_KAMAILIO_EMERGENCY_WORKERS
+    local workers. Only 911/933 reach them, tried before set 1; empty: no set 2."""
     trusted_peers: tuple[IPNetwork, ...]
     pbx_peers: tuple[IPNetwork, ...]
     device_ip_header: str
@@ -41,7 +45,7 @@ class FrontConfig:
     worker_timeout_ms: int
     trunk_timeout_ms: int
     rate_limit_cps: int
-    """Non-emergency INVITEs a second for the whole front."""
+    """Non-emergency INVITEs a second for the whole front (the ordinary workers' share)."""
     source_limit: int
     """pike: requests per 2 s from one direct sender; 0 = no per-sender limit."""
     children: int
@@ -90,12 +94,14 @@ def front_peers(settings: Settings) -> tuple[IPNetwork, ...]:
 
 
 def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
-    workers = tuple(sip_uri(w) for w in local_workers(settings)) + \
-        settings.kamailio_remote_workers
+    local = tuple(sip_uri(w) for w in local_workers(settings))
+    ordinary_count = len(local) - settings.kamailio_emergency_workers
+    workers = local[:ordinary_count] + settings.kamailio_remote_workers
     return FrontConfig(
         listen=settings.sip_listen,
         transports=settings.sip_transports,
         workers=workers,
+        emergency_workers=local[ordinary_count:],
         trusted_peers=settings.trusted_peers,
         pbx_peers=settings.pbx_peers,
         device_ip_header=settings.device_ip_header,

@@ -91,6 +91,8 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "pike_density": str(max(front.source_limit, 1)),
         "rate_limit_cps": str(front.rate_limit_cps),
         "worker_count": str(len(front.workers)),
+        "reserved_workers_on": "1 == 1" if front.emergency_workers else "0 == 1",
+        "reserved_worker_count": str(len(front.emergency_workers)),
         "untrusted_condition": _outside(front.trusted_peers),
         "pbx_condition": _inside(front.pbx_peers),
         "sos_urn_re": patterns.sos_urn,
@@ -175,7 +177,9 @@ def _cfg_string(text: str) -> str:
 
 
 def _dispatcher_list(front: FrontConfig) -> str:
-    lines = ["# setid destination flags priority: set 1 = the workers (written by",
-             "# `e911-router kamailio-config`; flags 0 = active, probed by OPTIONS)"]
+    lines = ["# setid destination flags priority: set 1 = the ordinary workers, set 2 = the",
+             "# workers reserved for 911/933 (written by `e911-router kamailio-config`;",
+             "# flags 0 = active, probed by OPTIONS)"]
     lines += [f"1 {_cfg_string(uri)} 0 0" for uri in front.workers]
+    lines += [f"2 {_cfg_string(uri)} 0 0" for uri in front.emergency_workers]
     return "\n".join(lines) + "\n"

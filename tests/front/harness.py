@@ -166,6 +166,10 @@ class RouterRun:
         for k in range(1, len(self.worker_ports) + 1):
             os.kill(self.pid_of(f"worker-{k}"), signum)
 
+    def signal_worker(self, child: str, signum: int) -> None:
+        """One worker by its supervisor name ("worker-2"): e.g. SIGSTOP some workers only."""
+        os.kill(self.pid_of(child), signum)
+
     def stop(self, timeout: float = 30.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -86,6 +86,7 @@ def test_rendered_config_has_every_hole_filled_from_the_settings() -> None:
         "E911_TRUSTED_PEERS": "10.0.0.0/24,127.0.0.0/8", "E911_PBX_PEERS": "10.0.0.5/32",
         "E911_TRUNK_SORTING_CENTER": "sip:sc1.example:5060,sip:sc2.example;transport=tcp",
         "E911_KAMAILIO_WORKER_CPS": "250", "E911_DEVICE_IP_HEADER": "X-E911-Device-IP",
+        "E911_KAMAILIO_EMERGENCY_WORKERS": "0",
     })
     out = render(front_config(s, RUN_DIR))
     assert "{{" not in out.cfg and "}}" not in out.cfg
@@ -164,3 +165,59 @@ def test_workers_behind_the_front_trust_only_the_front() -> None:
     assert front_peers(load_settings({"E911_SIP_LISTEN": "0.0.0.0:5060",
                                       "E911_WORKER_LISTEN": "127.0.0.1:5081"})) == (
         ipaddress.ip_network("127.0.0.1/32"),)
+
+
+def _set_lines(dispatcher_list: str) -> list[str]:
+    return [line for line in dispatcher_list.splitlines() if not line.startswith("#")]
+
+
+def test_reserved_workers_are_the_last_local_ones_in_set_2() -> None:
+    """E911_KAMAILIO_EMERGENCY_WORKERS=2 of 4: workers 3 and 4 form set 2; set 1 keeps workers 1
+    and 2 and the remote workers (remote workers are never reserved)."""
+    s = load_settings({"E911_WORKERS": "4", "E911_WORKER_LISTEN": "127.0.0.1:6001",
+                       "E911_KAMAILIO_EMERGENCY_WORKERS": "2",
+                       "E911_KAMAILIO_REMOTE_WORKERS": "sip:127.0.0.3:6001"})
+    front = front_config(s, RUN_DIR)
+    assert front.workers == ("sip:127.0.0.1:6001", "sip:127.0.0.1:6002", "sip:127.0.0.3:6001")
+    assert front.emergency_workers == ("sip:127.0.0.1:6003", "sip:127.0.0.1:6004")
+    assert _set_lines(render(front).dispatcher_list) == [
+        "1 sip:127.0.0.1:6001 0 0", "1 sip:127.0.0.1:6002 0 0", "1 sip:127.0.0.3:6001 0 0",
+        "2 sip:127.0.0.1:6003 0 0", "2 sip:127.0.0.1:6004 0 0"]
+
+
+def test_emergency_calls_try_set_2_then_set_1_and_ordinary_calls_set_1_only() -> None:
+    """With reserved workers, route[WORKER] sends 911/933 through set 2 then set 1 (one
+    failover list) and everything else through set 1 alone."""
+    cfg = render(front_config(load_settings({"E911_WORKERS": "3"}), RUN_DIR)).cfg
+    block = cfg.split("route[WORKER] {\n", 1)[1].split("\n}\n", 1)[0]
+    assert "\tif ($avp(e911) > 0 && 1 == 1) {\n" in block
+    assert '\t\tif (!ds_select_routes("2=4;1=4", "dst")) {\n' in block
+    assert '\t} else if (!ds_select_dst("1", "4")) {\n' in block
+    assert block.count("route(NO_WORKER);") == 2
+
+
+def test_rate_limit_counts_the_ordinary_workers_only() -> None:
+    """The non-emergency pipe is E911_KAMAILIO_WORKER_CPS x the workers that take those calls:
+    3 workers with 1 reserved plus 1 remote = 3 ordinary."""
+    s = load_settings({"E911_WORKERS": "3", "E911_KAMAILIO_WORKER_CPS": "250",
+                       "E911_KAMAILIO_REMOTE_WORKERS": "sip:127.0.0.3:6001"})
+    front = front_config(s, RUN_DIR)
+    assert front.rate_limit_cps == 750
+    cfg = render(front).cfg
+    assert 'modparam("ratelimit", "pipe", "1:TAILDROP:750")' in cfg
+    assert "# (E911_KAMAILIO_WORKER_CPS x 3 ordinary workers:" in cfg
+
+
+def test_no_reserved_worker_renders_no_set_2_and_never_selects_it() -> None:
+    """0 reserved (the default with 2 workers): the same workers in set 1 as before, no set 2,
+    and the emergency branch of route[WORKER] is dead code (`0 == 1`): calls route as before."""
+    auto = front_config(load_settings({}), RUN_DIR)
+    zero = front_config(load_settings({"E911_WORKERS": "2",
+                                       "E911_KAMAILIO_EMERGENCY_WORKERS": "0"}), RUN_DIR)
+    assert auto == zero
+    assert auto.emergency_workers == ()
+    out = render(auto)
+    assert _set_lines(out.dispatcher_list) == ["1 sip:127.0.0.1:5081 0 0",
+                                               "1 sip:127.0.0.1:5082 0 0"]
+    assert "\tif ($avp(e911) > 0 && 0 == 1) {\n" in out.cfg
+    assert 'modparam("ratelimit", "pipe", "1:TAILDROP:800")' in out.cfg

@@ -216,3 +216,48 @@ def test_without_a_front_the_device_ip_header_may_be_empty() -> None:
     """E911_FRONT=none: the source address is the device's, no header is needed."""
     s = load_settings({"E911_FRONT": "none", "E911_DEVICE_IP_HEADER": ""})
     assert (s.front, s.device_ip_header) == (Front.NONE, "")
+
+
+@pytest.mark.parametrize(
+    ("env", "reserved"),
+    [
+        ({}, 0),
+        ({"E911_WORKERS": "2", "E911_KAMAILIO_EMERGENCY_WORKERS": "auto"}, 0),
+        ({"E911_WORKERS": "3"}, 1),
+        ({"E911_WORKERS": "8", "E911_KAMAILIO_EMERGENCY_WORKERS": "AUTO"}, 1),
+        ({"E911_WORKERS": "3", "E911_KAMAILIO_EMERGENCY_WORKERS": "0"}, 0),
+        ({"E911_WORKERS": "4", "E911_KAMAILIO_EMERGENCY_WORKERS": " 3 "}, 3),
+        ({"E911_WORKERS": "1", "E911_KAMAILIO_EMERGENCY_WORKERS": "0"}, 0),
+    ],
+)
+def test_emergency_workers_auto_reserves_one_from_three_workers(
+    env: dict[str, str], reserved: int
+) -> None:
+    """E911_KAMAILIO_EMERGENCY_WORKERS: auto = 1 when E911_WORKERS >= 3, else 0; or a count."""
+    assert load_settings(env).kamailio_emergency_workers == reserved
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"E911_WORKERS": "3", "E911_KAMAILIO_EMERGENCY_WORKERS": "3"},
+         "E911_KAMAILIO_EMERGENCY_WORKERS=3: must be less than E911_WORKERS=3 (at least one "
+         "local worker must take ordinary calls)"),
+        ({"E911_KAMAILIO_EMERGENCY_WORKERS": "5"},
+         "E911_KAMAILIO_EMERGENCY_WORKERS=5: must be less than E911_WORKERS=2 (at least one "
+         "local worker must take ordinary calls)"),
+        ({"E911_WORKERS": "1", "E911_KAMAILIO_EMERGENCY_WORKERS": "1"},
+         "E911_KAMAILIO_EMERGENCY_WORKERS=1: must be less than E911_WORKERS=1 (at least one "
+         "local worker must take ordinary calls)"),
+        ({"E911_WORKERS": "3", "E911_KAMAILIO_EMERGENCY_WORKERS": "-1"},
+         "E911_KAMAILIO_EMERGENCY_WORKERS='-1': must be auto or a whole number (0 or more)"),
+        ({"E911_KAMAILIO_EMERGENCY_WORKERS": "some"},
+         "E911_KAMAILIO_EMERGENCY_WORKERS='some': must be auto or a whole number (0 or more)"),
+    ],
+)
+def test_emergency_workers_out_of_range_stop_startup(env: dict[str, str], message: str) -> None:
+    """As many reserved workers as workers (none left for ordinary calls), or a negative or
+    non-numeric count, stops startup with one line naming the variable."""
+    with pytest.raises(SettingsError) as info:
+        load_settings(env)
+    assert str(info.value) == message
