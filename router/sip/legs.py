@@ -103,6 +103,8 @@ class Leg(pj.Call):  # type: ignore[misc]
         it. Unset (announcements, a bridge still ringing): PJSUA answers by itself."""
         self.awaiting = ""
         """The method of the offer `send_offer` sent and whose final response is pending."""
+        self._sdp_before_offer = ""
+        """`local_sdp` before `send_offer`: back in force when the offer is refused."""
         self.ack_sdp = ""
         """SDP in the ACK that confirmed this (incoming) leg: the caller's answer to the offer
         we sent in our 200 (late offer, RFC 3261 s13.2.1)."""
@@ -141,6 +143,10 @@ class Leg(pj.Call):  # type: ignore[misc]
                 else ""
             method, self.awaiting = self.awaiting, ""
             status = int(tsx.statusCode)
+            if status >= 300:
+                # A refused offer changes nothing (RFC 3261 s14.1): the session, and what we
+                # say on this leg, stay as they were.
+                self.local_sdp = self._sdp_before_offer
             self._events.leg_offer_result(self, OfferResult(
                 method, status, sdp_body(msg) if 200 <= status < 300 else ""))
             return
@@ -178,7 +184,7 @@ class Leg(pj.Call):  # type: ignore[misc]
     def send_offer(self, method: str, sdp: str) -> None:
         """Send `sdp` as a new offer in a re-INVITE or an UPDATE; the final response comes back
         as an `OfferResult`. Raises `pj.Error` when PJSUA cannot send it now."""
-        self.local_sdp = sdp
+        self._sdp_before_offer, self.local_sdp = self.local_sdp, sdp
         self.awaiting = method
         op = pj.CallOpParam(True)
         op.opt.audioCount = 1
@@ -191,6 +197,7 @@ class Leg(pj.Call):  # type: ignore[misc]
                 self.reinvite(op)
         except pj.Error:
             self.awaiting = ""
+            self.local_sdp = self._sdp_before_offer
             raise
 
     def answer_offer(self, status: int, sdp: str = "") -> None:

@@ -131,14 +131,17 @@ def test_update_from_caller_is_answered_and_reaches_psap(
 def test_reinvite_refused_by_psap_is_refused_to_caller(
     worker_factory: WorkerFactory, tmp_path: Path
 ) -> None:
-    """The PSAP answers the relayed re-INVITE 488: the caller's re-INVITE gets 488, the call
-    goes on and ends with the caller's BYE."""
+    """The PSAP answers the relayed re-INVITE 488: the caller's re-INVITE gets 488 and the call
+    goes on as it was: the PSAP's own re-INVITE without SDP then gets the caller's first SDP
+    as our offer (not the refused sendonly one); the caller's BYE ends both."""
     with uas_trunks(tmp_path, "uas-psap-reinvite-488") as (psap,):
         worker = worker_factory(E911_TRUNK_PSAP=psap.uri)
         result = run_uac("uac-911-hold-expect-488", worker.port, tmp_path, service="911")
         assert result.ok, result.errors
         assert psap.proc.wait(10) == 0
         assert _received(result, "SIP/2.0 488", "2 INVITE").body == b""
+        (offer_ok,) = [m for m in _logged(psap, "SIP/2.0 200") if m.header("CSeq") == "1 INVITE"]
+        assert _media(offer_ok) == [*CALLER_MEDIA, *HLANG_EN]
         ended = worker.wait_event("e911.call.ended")
         assert (ended["result"], ended["status"]) == ("bridged", 200)
 
