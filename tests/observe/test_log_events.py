@@ -2,7 +2,8 @@
 
 The worker's `finished()` is called directly (pjsua2 is imported, never started): it logs
 `e911.call.ended` and hands the same frozen outcome to the observer, which counts it and queues
-the call record. No log line carries the callback number, the PIDF-LO or the Call-ID.
+the call record. No log line carries the callback number or the PIDF-LO (the Call-ID travels
+only as the per-call logger's `call_id` field: tests/sip/test_call_logs.py).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def test_call_ended_event_has_pinned_fields_and_feeds_the_observer() -> None:
 
 
 def test_no_log_line_of_a_finished_call_holds_caller_data() -> None:
-    """Neither the callback number, the PIDF-LO nor the Call-ID appears in any field."""
+    """Neither the callback number nor the PIDF-LO appears in any field, and the outcome adds
+    no Call-ID of its own (only the per-call logger binds it, as `call_id`)."""
     with capture_logs() as logs:
         worker = _worker(CallObserver("5999", Records()).observe)
         worker.finished(7, outcome())  # type: ignore[attr-defined]
