@@ -133,8 +133,11 @@ def test_911_fails_over_from_a_stopped_reserved_worker_then_to_the_sorting_cente
 ) -> None:
     """The reserved worker stopped: a 911 waits one worker timeout on it (the only
     worker_timeout line names it), then an ordinary worker takes it to the PSAP with its
-    PIDF-LO. Every worker stopped: the front sends the next 911 to the sorting center itself."""
-    with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer") as (psap, sorting), \
+    PIDF-LO; once probing has taken it out of set 2, the next 911 goes to an ordinary worker
+    straight away (an empty set 2 is skipped, not taken for "no worker"). Every worker
+    stopped: the front sends the next 911 to the sorting center itself."""
+    with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer", calls=2) as (
+            psap, sorting), \
             running_router({"E911_DATABASE_URL": front_store_url, "E911_TRUNK_PSAP": psap.uri,
                             "E911_TRUNK_SORTING_CENTER": sorting.uri,
                             "E911_KAMAILIO_WORKER_TIMEOUT_MS": "500"}, tmp_path,
@@ -151,11 +154,22 @@ def test_911_fails_over_from_a_stopped_reserved_worker_then_to_the_sorting_cente
             f"worker={_worker_uri(router, 3)}"]
         assert sorting.invites() == []
 
+        router.wait_line(f"e911.front.worker_down worker={_worker_uri(router, 3)}")
+        mark = router.mark()
+        result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service="911")
+        assert result.ok, result.errors
+        _located_911(psap.wait_invites(2)[1])
+        ended = router.wait_event("e911.call.ended", after=mark)
+        assert ended["port"] in router.worker_ports[:2]
+        assert (ended["result"], ended["trunk"]) == ("bridged", "psap")
+        assert len(_lines(router, "e911.front.worker_timeout")) == 1
+        assert _lines(router, "e911.front.no_worker") == []
+
         router.signal_worker("worker-1", signal.SIGSTOP)
         router.signal_worker("worker-2", signal.SIGSTOP)
         result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service="911")
         assert result.ok, result.errors
         (invite,) = sorting.wait_invites(1)
         assert invite.startswith(f"INVITE sip:911@127.0.0.1:{sorting.port} SIP/2.0")
-        assert len(psap.invites()) == 1
+        assert len(psap.invites()) == 2
         router.wait_line("e911.front.emergency_direct class=1 attempt=1")
