@@ -45,7 +45,7 @@ def _worker_uri(router: RouterRun, k: int) -> str:
     return f"sip:127.0.0.1:{router.worker_ports[k - 1]}"
 
 
-def test_dispatcher_list_puts_the_last_worker_in_the_emergency_set(
+def test_ordinary_calls_stay_in_set_1_and_a_911_goes_to_the_reserved_worker(
     front_store_url: str, tmp_path: Path
 ) -> None:
     """E911_WORKERS=3, E911_KAMAILIO_EMERGENCY_WORKERS=auto: worker-1 and worker-2 in set 1,
