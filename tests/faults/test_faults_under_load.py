@@ -19,15 +19,19 @@ pytestmark = [pytest.mark.scenario, pytest.mark.slow, requires_kamailio]
 
 
 def test_sigkilled_worker_under_load_costs_no_call(load_store_url: str, tmp_path: Path) -> None:
-    """911s (front path) and located normal calls at 20/s; worker-1 is SIGKILLed mid-run. No
-    call is held by a worker on these paths, so Kamailio's failover (next worker after the
-    first timeout, then ds_mark_dst) loses none; the supervisor brings the worker back."""
+    """911s (front path) and located normal calls at 20/s over 3 workers, worker-3 reserved for
+    911/933 (E911_KAMAILIO_EMERGENCY_WORKERS=auto) and the route cache off, so every call
+    reaches a worker. Mid-run the reserved worker-3 and the ordinary worker-1 are SIGKILLed
+    together. No call is held by a worker on these paths, so Kamailio's failover (911s to the
+    ordinary workers, ordinary calls to the next one, then ds_mark_dst) loses none; the
+    supervisor brings both back."""
     psap = answering_trunk("psap", tmp_path)
     outbound = answering_trunk("outbound", tmp_path)
     try:
         with running_router({"E911_DATABASE_URL": load_store_url, "E911_TRUNK_PSAP": psap.uri,
                              "E911_TRUNK_OUTBOUND": outbound.uri,
                              "E911_EMERGENCY_PATH": "front",
+                             "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "0",
                              "E911_KAMAILIO_WORKER_TIMEOUT_MS": "500"},
                             tmp_path, workers=3) as router:
             emergency = start_load(router.sip_port, "callers-911.csv", rate=4, calls=80,
@@ -36,8 +40,10 @@ def test_sigkilled_worker_under_load_costs_no_call(load_store_url: str, tmp_path
                                 hold_ms=500, workdir=tmp_path, name="normal")
             try:
                 wait_until(lambda: len(invites_at(psap)) >= 20, 30, "load under way")
+                os.kill(router.pid_of("worker-3"), signal.SIGKILL)
                 os.kill(router.pid_of("worker-1"), signal.SIGKILL)
-                router.wait_event("e911.supervisor.restarted", timeout=30)
+                wait_until(lambda: router.count("e911.supervisor.restarted") >= 2, 30,
+                           "both killed workers restarted")
                 e_stats = emergency.wait(120)
                 n_stats = normal.wait(120)
             finally:
