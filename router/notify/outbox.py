@@ -47,6 +47,14 @@ D = schema.notification_deliveries
 ERROR_TEXT_LIMIT = 500
 """`last_error` keeps the SMTP server's words, cut to this many characters."""
 
+_C = schema.emergency_contacts
+_CONTACTS = (
+    sa.select(_C.c.account_id, _C.c.position, _C.c.email)
+    .where(_C.c.account_id.in_(sa.bindparam("accounts", expanding=True)))
+    .order_by(_C.c.account_id, _C.c.position)
+)
+_INSERT_DELIVERIES = D.insert()
+
 
 class StoreLike(Protocol):
     """What the outbox needs from `router.location.store.Store`."""
@@ -94,6 +102,10 @@ class Outbox:
         self._dialect = store.dialect
         self._domain = message_id_domain
         self._events = events
+        # Built once, not per call (CPU on the recorder thread for every 911).
+        self._insert_notification = (
+            self._insert()(N).on_conflict_do_nothing(index_elements=["call_ref"])
+            .returning(N.c.call_ref))
 
     # -- transactions -------------------------------------------------------------------
 
@@ -123,42 +135,53 @@ class Outbox:
         """Write the notification and one pending delivery per contact the account has now,
         in one transaction. Idempotent on `call_ref`: False when it was already recorded (a
         spooled copy imported twice), True when written."""
+        return self.record_calls([notice], via_spool=via_spool, now=now)[0]
+
+    def record_calls(
+        self, notices: Sequence[EmergencyCallNotice], *, via_spool: bool = False,
+        now: datetime | None = None,
+    ) -> list[bool]:
+        """`record_call` for each of `notices`, all in one transaction (one commit: on SQLite
+        one fsync), the same rows. One flag per notice, in order: True when written, False
+        when its `call_ref` was already recorded (or came earlier in `notices`). If anything
+        fails nothing is written."""
+        if not notices:
+            return []
         when = now or datetime.now(UTC)
+        first: dict[str, EmergencyCallNotice] = {}
+        for notice in notices:
+            first.setdefault(notice.call_ref, notice)
         with self._write() as conn:
-            inserted = conn.execute(
-                self._insert()(N).values(
-                    call_ref=notice.call_ref, account_id=notice.account_id,
-                    sip_user=notice.sip_user, sip_call_id=notice.sip_call_id,
-                    test_call=notice.test_call, language=notice.language,
-                    caller_display_name=notice.caller_display_name,
-                    callback_number=notice.callback_number,
-                    address_lines=list(notice.address_lines)
-                    if notice.address_lines is not None else None,
-                    dialed=notice.dialed, invite_at=notice.placed_at, recorded_at=when,
-                    via_spool=via_spool,
-                ).on_conflict_do_nothing(index_elements=["call_ref"]).returning(N.c.call_ref)
-            ).first()
-            if inserted is None:
-                return False
-            contacts = conn.execute(
-                sa.select(schema.emergency_contacts.c.position, schema.emergency_contacts.c.email)
-                .where(schema.emergency_contacts.c.account_id == notice.account_id)
-                .order_by(schema.emergency_contacts.c.position)
-            ).all()
+            new = set(conn.scalars(self._insert_notification, [
+                _notification_row(notice, via_spool, when) for notice in first.values()]))
+            if not new:
+                return [False] * len(notices)
+            written = [notice for ref, notice in first.items() if ref in new]
+            contacts: dict[str, list[tuple[int, str]]] = {}
+            for account_id, position, email in conn.execute(
+                    _CONTACTS, {"accounts": sorted({n.account_id for n in written})}):
+                contacts.setdefault(account_id, []).append((position, email))
             rows = []
-            for position, email in contacts:
-                delivery_id = f"dlv_{secrets.token_hex(10)}"
-                rows.append({
-                    "id": delivery_id, "call_ref": notice.call_ref, "position": position,
-                    "recipient": email,
-                    "message_id": f"<{delivery_id}@{self._domain}>",
-                    "state": DeliveryState.PENDING.value, "attempts": 0,
-                    "next_attempt_at": when, "possible_duplicate": False, "created_at": when,
-                })
+            for notice in written:
+                for position, email in contacts.get(notice.account_id, ()):
+                    delivery_id = f"dlv_{secrets.token_hex(10)}"
+                    rows.append({
+                        "id": delivery_id, "call_ref": notice.call_ref, "position": position,
+                        "recipient": email,
+                        "message_id": f"<{delivery_id}@{self._domain}>",
+                        "state": DeliveryState.PENDING.value, "attempts": 0,
+                        "next_attempt_at": when, "possible_duplicate": False,
+                        "created_at": when,
+                    })
             if rows:
-                conn.execute(D.insert(), rows)
-        self._started(notice)
-        return True
+                conn.execute(_INSERT_DELIVERIES, rows)
+        for notice in written:
+            self._started(notice)
+        flags, seen = [], set()
+        for notice in notices:
+            flags.append(notice.call_ref in new and notice.call_ref not in seen)
+            seen.add(notice.call_ref)
+        return flags
 
     def _started(self, notice: EmergencyCallNotice) -> None:
         """`emergency_call.started` for the API's event stream and webhooks (issue 6), once
@@ -333,6 +356,21 @@ class Outbox:
             return int(conn.execute(
                 query.values(state=DeliveryState.RETRYING.value, next_attempt_at=now)
             ).rowcount)
+
+
+def _notification_row(notice: EmergencyCallNotice, via_spool: bool, when: datetime
+                      ) -> dict[str, Any]:
+    return {
+        "call_ref": notice.call_ref, "account_id": notice.account_id,
+        "sip_user": notice.sip_user, "sip_call_id": notice.sip_call_id,
+        "test_call": notice.test_call, "language": notice.language,
+        "caller_display_name": notice.caller_display_name,
+        "callback_number": notice.callback_number,
+        "address_lines": list(notice.address_lines)
+        if notice.address_lines is not None else None,
+        "dialed": notice.dialed, "invite_at": notice.placed_at, "recorded_at": when,
+        "via_spool": via_spool,
+    }
 
 
 def _notice_from(row: Row[Any]) -> EmergencyCallNotice:

@@ -2,6 +2,11 @@
 never raises); its own thread writes the notice to the outbox, or to the local spool when the
 store does not answer, and imports spooled notices once the store is back.
 
+The thread writes what is queued in batches: it waits for one notice, takes every notice
+already queued behind it (up to `BATCH_LIMIT`) and records them in one transaction (one
+commit: on SQLite one fsync). If that transaction fails, it records them one by one, so a
+notice the store refuses, or a store that is down, is handled notice by notice as always.
+
 Nothing is lost once `submit` returned, except if the process dies in the few milliseconds
 before the thread wrote the notice (docs/notifications.md, "What can be lost").
 """
@@ -12,7 +17,7 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -28,11 +33,16 @@ log = structlog.get_logger("router.notify.recorder")
 
 IMPORT_INTERVAL_SECONDS = 2.0
 """How often the thread looks at the spool (and retries a notice it could not write at all)."""
+BATCH_LIMIT = 200
+"""At most this many queued notices in one transaction."""
 
 
 class OutboxWriter(Protocol):
     def record_call(self, notice: EmergencyCallNotice, *, via_spool: bool = False,
                     now: datetime | None = None) -> bool: ...
+
+    def record_calls(self, notices: Sequence[EmergencyCallNotice], *, via_spool: bool = False,
+                     now: datetime | None = None) -> list[bool]: ...
 
 
 _STOP = object()
@@ -156,15 +166,35 @@ class NotificationRecorder:
                 self._drain_on_stop()
                 return
             try:
-                if isinstance(item, EmergencyCallNotice):
-                    self._write(item)
-                    self._mark_handled()
+                if isinstance(item, EmergencyCallNotice) and not self._write_queued(item):
+                    self._drain_on_stop()
+                    return
                 if time.monotonic() >= next_import:
                     next_import = time.monotonic() + self._interval
                     self._retry_held()
                     self.import_spool()
             except Exception:  # a bug here must not end the thread: later notices still count
                 log.exception("e911.notify.recorder_failed")
+
+    def _write_queued(self, first: EmergencyCallNotice) -> bool:
+        """Write `first` and the notices already queued behind it (up to `BATCH_LIMIT`) as
+        one batch. False when a stop request came among them."""
+        notices, stop = [first], False
+        while len(notices) < BATCH_LIMIT:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+                break
+            if isinstance(item, EmergencyCallNotice):
+                notices.append(item)
+        try:
+            self._write_batch(notices)
+        finally:
+            self._mark_handled(len(notices))
+        return not stop
 
     def _drain_on_stop(self) -> None:
         while True:
@@ -173,14 +203,30 @@ class NotificationRecorder:
             except queue.Empty:
                 break
             if isinstance(item, EmergencyCallNotice):
-                self._write(item)
-                self._mark_handled()
+                self._write_queued(item)
         self._retry_held()
 
-    def _mark_handled(self) -> None:
+    def _mark_handled(self, count: int) -> None:
         with self._handled_changed:
-            self._handled += 1
+            self._handled += count
             self._handled_changed.notify_all()
+
+    def _write_batch(self, notices: list[EmergencyCallNotice]) -> None:
+        """Record `notices` in one transaction; if that fails, one by one."""
+        if len(notices) <= 1:
+            for notice in notices:
+                self._write(notice)
+            return
+        try:
+            self._outbox.record_calls(notices)
+        except Exception as exc:
+            log.warning("e911.notify.batch_failed", notices=len(notices),
+                        error=type(exc).__name__)
+            for notice in notices:
+                self._write(notice)
+            return
+        for notice in notices:
+            self._recorded(notice)
 
     def _write(self, notice: EmergencyCallNotice) -> None:
         try:
@@ -188,6 +234,9 @@ class NotificationRecorder:
         except Exception as exc:
             self._to_spool(notice, type(exc).__name__)
             return
+        self._recorded(notice)
+
+    def _recorded(self, notice: EmergencyCallNotice) -> None:
         NOTIFICATIONS.labels(state=CountedState.RECORDED.value).inc()
         log.info("e911.notify.recorded", call_ref=notice.call_ref,
                  account_id=notice.account_id, test_call=notice.test_call)

@@ -1,4 +1,5 @@
-"""Call records in the store: append one at a time per store, read, prune bodies, verify.
+"""Call records in the store: append (one writer at a time per store), read, prune bodies,
+verify.
 
 Appends are serialised on the chain's head row (`call_record_head`): on PostgreSQL
 `SELECT ... FOR UPDATE` makes every other appender (another worker, another host) wait until
@@ -10,7 +11,7 @@ Appending is idempotent on the record id: a spooled record imported twice is sto
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +30,14 @@ N = schema.notifications
 D = schema.notification_deliveries
 
 READ_BATCH = 1000
+
+# Built once: an append runs for every 911, and building these per call costs CPU.
+_LOCK_HEAD = sa.select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+_SELECT_BY_IDS = sa.select(R).where(R.c.id.in_(sa.bindparam("ids", expanding=True)))
+_INSERT = R.insert()
+_MOVE_HEAD = HEAD.update().where(HEAD.c.id == 1).values(
+    seq=sa.bindparam("new_seq", type_=sa.BigInteger),
+    hash=sa.bindparam("new_hash", type_=sa.String))
 
 
 class StoreLike(Protocol):
@@ -72,21 +81,41 @@ class RecordStore:
     def append(self, record: CallRecord, *, now: datetime | None = None) -> ChainedRecord:
         """Add `record` at the end of the chain and return it chained. When a record with
         this id is already stored (a spooled copy imported again), return that one."""
+        return self.append_many([record], now=now)[0]
+
+    def append_many(self, records: Sequence[CallRecord], *, now: datetime | None = None
+                    ) -> list[ChainedRecord]:
+        """Add `records`, in order, at the end of the chain in one transaction (one commit,
+        one fsync on SQLite) and return them chained, in the same order. The chain is the one
+        `append` would make record by record (the same seq order and previous-hash links, all
+        with the same `recorded_at`); a record whose id is already stored, or that came
+        earlier in `records`, is not appended again: its stored link is returned. If anything
+        fails nothing is written."""
+        if not records:
+            return []
         recorded_at = now or datetime.now(UTC)
         with self._write() as conn:
-            head = conn.execute(
-                sa.select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
-            ).one()
-            existing = conn.execute(sa.select(R).where(R.c.id == record.id)).first()
-            if existing is not None:
-                return _chained_from(existing)
+            head = conn.execute(_LOCK_HEAD).one()
+            chained: dict[str, ChainedRecord] = {
+                row.id: _chained_from(row)
+                for row in conn.execute(_SELECT_BY_IDS, {"ids": [r.id for r in records]})
+            }
             prev = None
             if head.seq:
-                prev = ChainedRecord(int(head.seq), recorded_at, record, "", str(head.hash))
-            item = link(prev, recorded_at, record)
-            conn.execute(R.insert().values(**_row_of(item)))
-            conn.execute(HEAD.update().where(HEAD.c.id == 1).values(seq=item.seq, hash=item.hash))
-        return item
+                # `link` reads only the previous link's seq and hash.
+                prev = ChainedRecord(int(head.seq), recorded_at, records[0], "", str(head.hash))
+            rows = []
+            for record in records:
+                if record.id in chained:
+                    continue
+                prev = link(prev, recorded_at, record)
+                chained[record.id] = prev
+                rows.append(_row_of(prev))
+            if rows:
+                assert prev is not None
+                conn.execute(_INSERT, rows)
+                conn.execute(_MOVE_HEAD, {"new_seq": prev.seq, "new_hash": prev.hash})
+        return [chained[r.id] for r in records]
 
     def prune_bodies(self, before: datetime, *, now: datetime | None = None) -> int:
         """Drop the PIDF-LO body of records whose INVITE came before `before` (the retention

@@ -3,6 +3,11 @@ blocks, never raises), and a thread that appends each record to the store, or to
 spool (`var/spool/records/<id>.json`) when the store does not answer, and imports the spool
 once the store is back. It also prunes PIDF-LO bodies past the retention period.
 
+The thread writes what is queued in batches: it waits for one record, takes every record
+already queued behind it (up to `BATCH_LIMIT`) and appends them in one transaction (one
+commit: on SQLite one fsync). If that transaction fails, it appends them one by one, so a
+record the store refuses, or a store that is down, is handled record by record as always.
+
 A record is never allowed to cost a call: every failure here is logged and counted
 (`e911_call_records_total{result}`), never raised.
 """
@@ -13,7 +18,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +34,8 @@ log = structlog.get_logger("router.records.writer")
 DEFAULT_SPOOL_DIR = Path("var/spool/records")
 IMPORT_INTERVAL_SECONDS = 2.0
 PRUNE_INTERVAL_SECONDS = 3600.0
+BATCH_LIMIT = 200
+"""At most this many queued records in one transaction."""
 _STOP = object()
 
 
@@ -36,6 +43,9 @@ class RecordSink(Protocol):
     """What the writer needs from `router.records.store.RecordStore`."""
 
     def append(self, record: CallRecord, *, now: datetime | None = None) -> ChainedRecord: ...
+
+    def append_many(self, records: Sequence[CallRecord], *, now: datetime | None = None
+                    ) -> list[ChainedRecord]: ...
 
     def prune_bodies(self, before: datetime, *, now: datetime | None = None) -> int: ...
 
@@ -166,8 +176,9 @@ class RecordWriter:
             if item is _STOP:
                 self._drain()
                 return
-            if isinstance(item, CallRecord):
-                self._write(item)
+            if isinstance(item, CallRecord) and not self._write_queued(item):
+                self._drain()
+                return
             now = time.monotonic()
             if now >= next_import:
                 next_import = now + self._import_interval
@@ -176,6 +187,28 @@ class RecordWriter:
                 next_prune = now + self._prune_interval
                 self._guarded(self.prune)
 
+    def _write_queued(self, first: CallRecord) -> bool:
+        """Write `first` and the records already queued behind it (up to `BATCH_LIMIT`) as
+        one batch. False when a stop request came among them."""
+        records, stop = [first], False
+        while len(records) < BATCH_LIMIT:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                stop = True
+                break
+            if isinstance(item, CallRecord):
+                records.append(item)
+        try:
+            self._write_batch(records)
+        finally:
+            with self._changed:
+                self._handled += len(records)
+                self._changed.notify_all()
+        return not stop
+
     def _drain(self) -> None:
         while True:
             try:
@@ -183,7 +216,7 @@ class RecordWriter:
             except queue.Empty:
                 return
             if isinstance(item, CallRecord):
-                self._write(item)
+                self._write_queued(item)
 
     def _guarded(self, job: Callable[[], int]) -> None:
         try:
@@ -191,20 +224,35 @@ class RecordWriter:
         except Exception:
             log.exception("e911.record.housekeeping_failed")
 
+    def _write_batch(self, records: list[CallRecord]) -> None:
+        """Append `records` in one transaction; if that fails, one by one."""
+        if len(records) <= 1:
+            for record in records:
+                self._write(record)
+            return
+        try:
+            chained = self._sink.append_many(records, now=self._clock())
+        except Exception as exc:
+            log.warning("e911.record.batch_failed", records=len(records),
+                        error=type(exc).__name__)
+            for record in records:
+                self._write(record)
+            return
+        for record, stored in zip(records, chained, strict=True):
+            self._written(record, stored)
+
     def _write(self, record: CallRecord) -> None:
         try:
-            try:
-                chained = self._sink.append(record, now=self._clock())
-            except Exception as exc:
-                self._to_spool(record, type(exc).__name__)
-                return
-            CALL_RECORDS.labels(result="written").inc()
-            log.info("e911.record.written", record_id=record.id, seq=chained.seq,
-                     call_ref=record.call_ref, outcome=record.outcome)
-        finally:
-            with self._changed:
-                self._handled += 1
-                self._changed.notify_all()
+            chained = self._sink.append(record, now=self._clock())
+        except Exception as exc:
+            self._to_spool(record, type(exc).__name__)
+            return
+        self._written(record, chained)
+
+    def _written(self, record: CallRecord, chained: ChainedRecord) -> None:
+        CALL_RECORDS.labels(result="written").inc()
+        log.info("e911.record.written", record_id=record.id, seq=chained.seq,
+                 call_ref=record.call_ref, outcome=record.outcome)
 
     def _to_spool(self, record: CallRecord, why: str) -> None:
         try:

@@ -6,14 +6,18 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from router.location.store import Store
-from router.notify.model import Claim, DeliveryState
+from router.notify.model import CallNotifications, Claim, DeliveryState, new_call_ref
 from router.notify.outbox import Outbox, owner_process
 from router.notify.sender import RetryPolicy, process_gone
+from tests.notify.storage import CommittedWrites
 from tests.notify.support import CONTACTS, notice, with_contacts
 
 LEASE = timedelta(minutes=10)
@@ -73,6 +77,52 @@ def test_account_without_contacts_records_the_call_with_no_delivery(store: Store
     assert stored.notice.address_lines is None
     assert stored.as_dict()["location_sent"] is False
     assert outbox.get_call("call_unknown") is None
+
+
+def _shape(call: CallNotifications | None) -> tuple[Any, ...]:
+    """A recorded call without its own ids (call_ref, delivery ids, Message-IDs)."""
+    assert call is not None
+    return (replace(call.notice, call_ref="-"), call.recorded_at, call.via_spool,
+            tuple(replace(d, id="-", call_ref="-", message_id="-") for d in call.deliveries))
+
+
+def test_record_calls_writes_the_rows_of_one_record_call_each_in_one_transaction(
+    store: Store,
+) -> None:
+    """Two accounts, a call already recorded and one repeated in the batch: one transaction,
+    the rows N `record_call`s would write, a flag per notice, idempotent on call_ref."""
+    with_contacts(store)
+    store.create_account("Other", account_id="acct_other")
+    with_contacts(store, ("desk@other.example",), account_id="acct_other")
+    outbox = _outbox(store)
+    when = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    earlier = notice()
+    outbox.record_call(earlier, now=when)
+    a, b, c = notice(), notice("acct_other", address_lines=None), notice(language="es")
+    with CommittedWrites(store.engine, "notifications") as writes:
+        flags = outbox.record_calls([a, earlier, b, a, c], via_spool=True, now=when)
+    assert flags == [True, False, True, False, True]
+    assert writes.rows == [4]  # one INSERT of a, earlier (skipped: on conflict), b, c
+    twins = [replace(n, call_ref=new_call_ref()) for n in (a, b, c)]
+    for twin in twins:
+        assert outbox.record_call(twin, via_spool=True, now=when) is True
+    assert [_shape(outbox.get_call(n.call_ref)) for n in (a, b, c)] == [
+        _shape(outbox.get_call(t.call_ref)) for t in twins]
+    deliveries = outbox.list_deliveries(limit=1000)
+    assert len(deliveries) == 5 * 2 + 2 * 1  # earlier, a, c, their twins: 2; b, its twin: 1
+    assert len({d.message_id for d in deliveries}) == len(deliveries)
+    assert outbox.record_calls([a, b], now=when) == [False, False]
+    assert outbox.record_calls([]) == []
+
+
+def test_record_calls_that_fails_writes_nothing(store: Store) -> None:
+    """A notice the database refuses (NOT NULL language) rolls back the whole batch."""
+    outbox = _outbox(with_contacts(store))
+    good, bad = notice(), notice(language=None)
+    with pytest.raises(sa.exc.IntegrityError):
+        outbox.record_calls([good, bad])
+    assert outbox.get_call(good.call_ref) is None
+    assert outbox.list_deliveries() == []
 
 
 def test_a_leased_delivery_is_not_claimed_again_until_the_lease_runs_out(store: Store) -> None:

@@ -3,11 +3,7 @@ import once it is back; the routing hook built from a real store's in-memory vie
 
 from __future__ import annotations
 
-import contextlib
 import os
-import select
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from router.location import schema
 from router.location.civic import CivicAddress
@@ -24,9 +21,10 @@ from router.location.model import (
     CallbackPreference,
     ValidatedAddress,
 )
-from router.location.store import Store, make_engine, open_store
+from router.location.store import Store
 from router.location.view import LocationView
-from router.notify.model import EmergencyCallNotice
+from router.metrics import REGISTRY
+from router.notify.model import CountedState, EmergencyCallNotice
 from router.notify.outbox import Outbox
 from router.notify.recorder import NotificationRecorder
 from router.notify.spool import Spool
@@ -34,9 +32,10 @@ from router.plan import RoutingPolicy
 from router.settings import load_settings
 from router.sip.inbound import parse_invite
 from router.sip.route import CallRouter, Routed
+from tests.notify.storage import CommittedWrites, EngineOnly, flaky_store, on_insert
 from tests.notify.support import (
+    CONTACTS,
     SmtpServer,
-    free_port,
     make_sender,
     notice,
     run_until,
@@ -45,113 +44,16 @@ from tests.notify.support import (
 from tests.store.conftest import validated
 
 
-class _Engine:
-    """A StoreLike over a given engine (the recorder's view of a store that may be down)."""
-
-    def __init__(self, engine: sa.Engine, dialect: str) -> None:
-        self.engine = engine
-        self.dialect = dialect
-
-
-class TcpProxy:
-    """A loopback TCP forwarder we can take down (refuse and cut every connection) and up."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = free_port()
-        self._listener: socket.socket | None = None
-        self._conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def up(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(16)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def down(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            # shutdown() wakes the thread blocked in accept(); close() alone would not.
-            with contextlib.suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.target)
-            with self._lock:
-                self._conns += [client, server]
-            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
-
-    @staticmethod
-    def _pump(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while True:
-                ready, _, _ = select.select([a, b], [], [], 1.0)
-                for src in ready:
-                    data = src.recv(65536)
-                    if not data:
-                        return
-                    (b if src is a else a).sendall(data)
-        except OSError:
-            return
-        finally:
-            a.close()
-            b.close()
-
-
 @pytest.fixture
-def flaky(store_url: str, tmp_path: Path) -> Iterator[tuple[_Engine, Callable[[], None],
+def flaky(store_url: str, tmp_path: Path) -> Iterator[tuple[EngineOnly, Callable[[], None],
                                                             Callable[[], None]]]:
     """(store-like whose database can be taken away, down(), up()) on each engine."""
-    if store_url.startswith("sqlite"):
-        # Down: the database's directory is gone (SQLite cannot open the file). Up: the store
-        # is created there again, migrated, with the same contacts.
-        url = f"sqlite:///{tmp_path}/flaky/e911.db"
-        engine = make_engine(url)
-
-        def down() -> None:
-            engine.dispose()
-            for f in (tmp_path / "flaky").glob("*"):
-                f.unlink()
-            (tmp_path / "flaky").rmdir()
-
-        def up() -> None:
-            with_contacts(open_store(url), ("ops@example.com",)).close()
-
-        up()
-        yield _Engine(engine, "sqlite"), down, up
-        engine.dispose()
-        return
-    proxy = TcpProxy(("127.0.0.1", 5432))
-    proxy.up()
-    url = store_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-    with_contacts(open_store(url), ("ops@example.com",)).close()
-    engine = make_engine(url)
-
-    def pg_down() -> None:
-        proxy.down()
-
-    yield _Engine(engine, "postgresql"), pg_down, proxy.up
-    engine.dispose()
-    proxy.down()
+    with flaky_store(store_url, tmp_path) as store:
+        yield store.target, store.down, store.up
 
 
 def test_store_down_spools_the_notice_and_imports_and_delivers_it_later(
-    flaky: tuple[_Engine, Callable[[], None], Callable[[], None]], tmp_path: Path,
+    flaky: tuple[EngineOnly, Callable[[], None], Callable[[], None]], tmp_path: Path,
     smtp_server: SmtpServer,
 ) -> None:
     """Store unreachable: one JSON file in the spool; store back: imported, then e-mailed."""
@@ -187,7 +89,7 @@ def test_store_down_spools_the_notice_and_imports_and_delivers_it_later(
 
 
 def test_submit_never_blocks_or_raises_while_the_store_is_down(
-    flaky: tuple[_Engine, Callable[[], None], Callable[[], None]], tmp_path: Path,
+    flaky: tuple[EngineOnly, Callable[[], None], Callable[[], None]], tmp_path: Path,
 ) -> None:
     """1,000 submits with the database gone take well under a millisecond each."""
     target, down, _ = flaky
@@ -227,6 +129,113 @@ def test_unreadable_spool_file_is_set_aside(store: Store, tmp_path: Path) -> Non
     assert recorder.import_spool() == 1
     assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["broken.bad"]
     assert Outbox(store).get_call(good.call_ref) is not None
+
+
+# -- batches --------------------------------------------------------------------------------
+
+
+def _counted(state: CountedState) -> float:
+    return REGISTRY.get_sample_value("e911_notifications_total", {"state": state.value}) or 0.0
+
+
+def _notify_events(logs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(e["event"], e.get("call_ref"), e.get("store_error")) for e in logs
+            if e["event"] in ("e911.notify.recorded", "e911.notify.spooled",
+                              "e911.notify.batch_failed", "e911.notify.imported")]
+
+
+def test_burst_of_queued_notices_is_recorded_in_one_transaction(
+    store: Store, tmp_path: Path
+) -> None:
+    """30 notices queued at once: one transaction of 30 notifications, then per notice (in
+    order) a `recorded` event and count and an `emergency_call.started` event, as before."""
+    outbox = Outbox(with_contacts(store), events=store)
+    recorder = NotificationRecorder(outbox, Spool(tmp_path / "spool"))
+    burst = [notice() for _ in range(30)]
+    for call in burst:
+        recorder.submit(call)  # not started yet: all queued before the thread takes the first
+    recorded = _counted(CountedState.RECORDED)
+    with CommittedWrites(store.engine, "notifications") as writes, capture_logs() as logs:
+        recorder.start()
+        assert recorder.flush(30)
+        recorder.stop()
+    assert writes.rows == [30]
+    assert _notify_events(logs) == [("e911.notify.recorded", c.call_ref, None) for c in burst]
+    assert _counted(CountedState.RECORDED) == recorded + 30
+    started = store.list_events(DEFAULT_ACCOUNT_ID, types=["emergency_call.started"])
+    assert [e.data["call_ref"] for e in started] == [c.call_ref for c in burst]
+    assert len(outbox.list_deliveries(limit=1000)) == 30 * len(CONTACTS)
+
+
+def test_a_notice_the_store_refuses_is_spooled_and_the_rest_of_its_batch_recorded(
+    store: Store, tmp_path: Path
+) -> None:
+    """Notice 3 of 5 breaks a NOT NULL: the batch rolls back and the recorder writes one by
+    one: 1, 2, 4, 5 recorded (one transaction each), 3 spooled, as without batching; the
+    thread's first spool pass then imports it (the spool file reads its language back as
+    the text "None")."""
+    outbox = Outbox(with_contacts(store))
+    spool = Spool(tmp_path / "spool")
+    recorder = NotificationRecorder(outbox, spool)
+    calls = [notice(), notice(), notice(language=None), notice(), notice()]
+    for call in calls:
+        recorder.submit(call)
+    recorded, spooled = _counted(CountedState.RECORDED), _counted(CountedState.SPOOLED)
+    with CommittedWrites(store.engine, "notifications") as writes, capture_logs() as logs:
+        recorder.start()
+        assert recorder.flush(30)
+        recorder.stop()
+    assert [(e["notices"], e["error"]) for e in logs
+            if e["event"] == "e911.notify.batch_failed"] == [(5, "IntegrityError")]
+    assert _notify_events(logs) == [("e911.notify.batch_failed", None, None)] + [
+        ("e911.notify.spooled", c.call_ref, "IntegrityError") if c.language is None
+        else ("e911.notify.recorded", c.call_ref, None) for c in calls] + [
+        ("e911.notify.imported", calls[2].call_ref, None)]
+    assert writes.rows == [1, 1, 1, 1, 1]
+    assert (_counted(CountedState.RECORDED), _counted(CountedState.SPOOLED)) == (
+        recorded + 4, spooled + 1)
+    assert spool.paths() == []
+    stored = [outbox.get_call(c.call_ref) for c in calls]
+    assert [s.via_spool if s is not None else None for s in stored] == [
+        False, False, True, False, False]
+
+
+def test_store_outage_mid_batch_spools_every_notice_and_imports_each_once(
+    flaky: tuple[EngineOnly, Callable[[], None], Callable[[], None]], tmp_path: Path
+) -> None:
+    """The store goes away as the batch inserts (PostgreSQL: the connection is cut under the
+    INSERT; SQLite: the database's directory is gone before it): the batch fails, each notice
+    then fails alone and is spooled. Store back: the import records each once."""
+    target, down, up = flaky
+    outbox = Outbox(target)
+    spool = Spool(tmp_path / "spool")
+    recorder = NotificationRecorder(outbox, spool)
+    calls = [notice() for _ in range(5)]
+    for call in calls:
+        recorder.submit(call)
+    if target.dialect == "sqlite":
+        down()
+    else:
+        on_insert(target.engine, "notifications", down)
+    spooled = _counted(CountedState.SPOOLED)
+    with CommittedWrites(target.engine, "notifications") as writes, capture_logs() as logs:
+        recorder.start()
+        assert recorder.flush(60)
+        recorder.stop()
+    assert writes.rows == []
+    assert _notify_events(logs) == [("e911.notify.batch_failed", None, None)] + [
+        ("e911.notify.spooled", c.call_ref, "OperationalError") for c in calls]
+    assert _counted(CountedState.SPOOLED) == spooled + 5
+    assert sorted(p.name for p in spool.paths()) == sorted(f"{c.call_ref}.json" for c in calls)
+
+    up()
+    importer = NotificationRecorder(outbox, spool)
+    assert importer.import_spool() == 5
+    assert importer.import_spool() == 0
+    n = schema.notifications
+    with target.engine.connect() as conn:
+        rows = conn.execute(sa.select(n.c.call_ref, n.c.via_spool)).all()
+    assert sorted(rows) == sorted((c.call_ref, True) for c in calls)
 
 
 # -- the routing hook -----------------------------------------------------------------------
@@ -351,7 +360,7 @@ def test_933_is_recorded_and_labelled_as_a_test_when_enabled(
 
 def test_the_hook_survives_anything_and_never_raises(tmp_path: Path) -> None:
     """A routed object the hook cannot read costs the notice, never the call."""
-    recorder = NotificationRecorder(Outbox(_Engine(sa.create_engine("sqlite://"), "sqlite")),
+    recorder = NotificationRecorder(Outbox(EngineOnly(sa.create_engine("sqlite://"), "sqlite")),
                                     Spool(tmp_path / "spool"))
     recorder.observe_route(object())  # type: ignore[arg-type]
     recorder.submit(None)  # type: ignore[arg-type]
