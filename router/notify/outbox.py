@@ -357,6 +357,38 @@ class Outbox:
                 query.values(state=DeliveryState.RETRYING.value, next_attempt_at=now)
             ).rowcount)
 
+    def release(self, claims: Sequence[Claim]) -> int:
+        """Give claimed deliveries back untried, in one transaction: the SMTP server could not
+        be reached, so the sender stopped its pass (docs/notifications.md, "SMTP server
+        outage"). The attempt `claim_due` counted is taken back; a row never tried before is
+        `pending` again (and `last_attempt_at` NULL), any other `retrying`; `next_attempt_at`
+        is unchanged, so each is due as soon as a sender gets through, oldest first, and
+        `possible_duplicate` (set by a take-over) stays. Only rows still leased by their
+        claim's owner change. Returns how many did."""
+        by_owner: dict[str, list[str]] = {}
+        for claim in claims:
+            by_owner.setdefault(claim.owner, []).append(claim.delivery.id)
+        if not by_owner:
+            return 0
+        never_tried = D.c.attempts <= 1
+        released = 0
+        with self._write() as conn:
+            for owner, ids in by_owner.items():
+                released += int(conn.execute(
+                    D.update().where(
+                        D.c.id.in_(ids), D.c.state == DeliveryState.SENDING.value,
+                        D.c.lease_owner == owner,
+                    ).values(
+                        state=sa.case((never_tried, DeliveryState.PENDING.value),
+                                      else_=DeliveryState.RETRYING.value),
+                        attempts=sa.case((D.c.attempts > 0, D.c.attempts - 1), else_=0),
+                        last_attempt_at=sa.case((never_tried, None),
+                                                else_=D.c.last_attempt_at),
+                        lease_owner=None, lease_until=None, data_started_at=None,
+                    )
+                ).rowcount)
+        return released
+
 
 def _notification_row(notice: EmergencyCallNotice, via_spool: bool, when: datetime
                       ) -> dict[str, Any]:

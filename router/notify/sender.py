@@ -1,7 +1,9 @@
 """The sender: leases due deliveries from the outbox, sends each over SMTP, and records what
 happened (sent, retrying with exponential backoff and jitter, failed), with metrics, log events
-and store events. Runs on its own thread (`SenderThread`) or as `e911-router notify sender`;
-never on the SIP thread. docs/notifications.md has the states and the duplicate analysis.
+and store events. When the SMTP server cannot be reached at all it stops the pass, gives the
+claimed deliveries back untried and backs off on the server (`ServerBackoff`). Runs on its own
+thread (`SenderThread`) or as `e911-router notify sender`; never on the SIP thread.
+docs/notifications.md has the states, the outage behaviour and the duplicate analysis.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,7 +25,7 @@ from router.metrics import NOTIFICATION_OLDEST_PENDING_SECONDS, NOTIFICATIONS
 from router.notify.message import build_email
 from router.notify.model import Claim, CountedState
 from router.notify.outbox import Outbox, new_owner, owner_process
-from router.notify.smtp import LeaseLost, SendError, SmtpSession
+from router.notify.smtp import LeaseLost, SendError, SmtpSession, SmtpUnavailable
 
 log = structlog.get_logger("router.notify.sender")
 
@@ -35,10 +38,19 @@ class EventSink(Protocol):
                      now: datetime | None = None) -> Any: ...
 
 
+def equal_jitter(first_seconds: float, max_seconds: float, n: int, rand: float) -> float:
+    """Exponential backoff with "equal jitter": the n-th wait (n >= 1) is between half and all
+    of min(max, first * 2^(n-1)), placed by `rand` (uniform in [0, 1)). Never zero, so many
+    clients backing off together do not come back at one instant."""
+    ceiling = min(max_seconds, first_seconds * 2.0 ** max(0, min(n - 1, 30)))
+    return ceiling * (0.5 + rand / 2)
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Exponential backoff with "equal jitter": attempt n waits between half and all of
-    min(cap, first * 2^(n-1)); after `give_up_after` from the call, a delivery fails."""
+    """One delivery's backoff after the server refused it for now (4xx, a connection broken
+    mid-message): `equal_jitter` from `first_delay_seconds`; after `give_up_after` from the
+    call, the delivery fails."""
 
     first_delay_seconds: float = 5.0
     max_delay_seconds: float = 300.0
@@ -46,9 +58,31 @@ class RetryPolicy:
 
     def delay(self, attempts: int, rand: float) -> timedelta:
         """The wait after the `attempts`-th failed attempt (`rand` uniform in [0, 1))."""
-        ceiling = min(self.max_delay_seconds,
-                      self.first_delay_seconds * 2 ** max(0, min(attempts - 1, 30)))
-        return timedelta(seconds=ceiling * (0.5 + rand / 2))
+        return timedelta(seconds=equal_jitter(self.first_delay_seconds, self.max_delay_seconds,
+                                              attempts, rand))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBackoff:
+    """How long the sender leaves an SMTP server it cannot reach alone before one new
+    connection attempt: `equal_jitter` from 1 s doubling to 30 s. Short, because the first
+    connection that works sends the whole backlog; one attempt per step, whatever the backlog,
+    because none of the deliveries is tried meanwhile."""
+
+    first_delay_seconds: float = 1.0
+    max_delay_seconds: float = 30.0
+
+    def delay(self, failures: int, rand: float) -> timedelta:
+        """The wait after the `failures`-th connection attempt of this outage failed."""
+        return timedelta(seconds=equal_jitter(self.first_delay_seconds, self.max_delay_seconds,
+                                              failures, rand))
+
+
+class ServerState(StrEnum):
+    """The sender's view of the SMTP server (docs/notifications.md, "SMTP server outage")."""
+
+    REACHABLE = "reachable"
+    UNREACHABLE = "unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +96,7 @@ class SenderConfig:
     """An idle poll is one indexed read (`Outbox.claim_due`)."""
     batch: int = 20
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    server_backoff: ServerBackoff = field(default_factory=ServerBackoff)
     stats_interval_seconds: float = 5.0
 
 
@@ -110,6 +145,11 @@ class Sender:
         self._next_stats = 0.0
         self._next_dead_check = 0.0
         self._dead: list[str] = []
+        self.server_state = ServerState.REACHABLE
+        self._outage_failures = 0
+        """Connection attempts that failed since the server was last reached."""
+        self._outage_since: datetime | None = None
+        self._server_retry_at: datetime | None = None
 
     def wake(self) -> None:
         """Look at the outbox now (a notice was just recorded in this process)."""
@@ -137,9 +177,21 @@ class Sender:
         log.info("e911.notify.sender_stopped", owner=self.owner)
 
     def run_once(self) -> int:
-        """Claim and send every due delivery (in batches); returns how many were handled."""
+        """Claim and send every due delivery (in batches, over one SMTP session); returns how
+        many were handled. While the SMTP server is unreachable: nothing until the backoff
+        step is over, then one connection attempt before anything is claimed."""
         handled = 0
+        if (self.server_state is ServerState.UNREACHABLE and self._server_retry_at is not None
+                and self._clock() < self._server_retry_at):
+            return 0
         with self._session_factory() as session:
+            if self.server_state is ServerState.UNREACHABLE:
+                try:
+                    session.open()
+                except SmtpUnavailable as exc:
+                    self._server_unreachable(exc, released=0)
+                    return 0
+                self._set_server_state(ServerState.REACHABLE)
             while True:
                 claims = self._outbox.claim_due(
                     self.owner, now=self._clock(), lease=self.config.lease,
@@ -147,9 +199,55 @@ class Sender:
                 )
                 if not claims:
                     return handled
-                for claim in claims:
-                    self._deliver(session, claim)
+                for index, claim in enumerate(claims):
+                    try:
+                        self._deliver(session, claim)
+                    except SmtpUnavailable as exc:
+                        # Server-wide: this delivery and the rest of the batch were never
+                        # tried. Back to the outbox, one transaction, no attempt counted.
+                        released = self._outbox.release(claims[index:])
+                        self._server_unreachable(exc, released=released)
+                        return handled
                     handled += 1
+
+    # -- the SMTP server's state ----------------------------------------------------------
+
+    def _server_unreachable(self, exc: SmtpUnavailable, *, released: int) -> None:
+        """A connection attempt failed: schedule the next one (`ServerBackoff`)."""
+        self._outage_failures += 1
+        wait = self.config.server_backoff.delay(self._outage_failures, self._rand())
+        moment = self._clock()
+        self._server_retry_at = moment + wait
+        if self.server_state is ServerState.REACHABLE:
+            self._outage_since = moment
+            # Our own words (refused, timed out, TLS), not a server reply: docs, "Metrics and logs".
+            self._set_server_state(ServerState.UNREACHABLE, code=exc.code,
+                                   error=exc.text if exc.code is None else None,
+                                   released=released,
+                                   retry_in_s=round(wait.total_seconds(), 2))
+        else:
+            log.debug("e911.notify.smtp_still_unreachable", code=exc.code,
+                      failures=self._outage_failures,
+                      retry_in_s=round(wait.total_seconds(), 2))
+
+    def _set_server_state(self, state: ServerState, **fields: Any) -> None:
+        """The one place the server state changes: logs `e911.notify.smtp_unreachable` once
+        per outage and `e911.notify.smtp_recovered` when a connection works again. The error
+        text is ours (refused, timed out, TLS) or a greeting/EHLO/AUTH reply, never a
+        recipient's address."""
+        if state is self.server_state:
+            return
+        self.server_state = state
+        if state is ServerState.UNREACHABLE:
+            log.error("e911.notify.smtp_unreachable", **fields)
+            return
+        since = self._outage_since
+        outage_s = round((self._clock() - since).total_seconds(), 1) if since else None
+        log.info("e911.notify.smtp_recovered", outage_s=outage_s,
+                 failed_attempts=self._outage_failures)
+        self._outage_failures = 0
+        self._outage_since = None
+        self._server_retry_at = None
 
     def update_stats(self, force: bool = False) -> None:
         """Refresh the oldest-pending gauge (every `stats_interval_seconds`)."""

@@ -23,6 +23,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 DEFAULT_TIMEOUT_SECONDS = 20.0
 """Per socket operation; a whole message takes at most a handful of them."""
 
+DEFAULT_MESSAGES_PER_CONNECTION = 100
+"""Messages one connection carries before the session says QUIT and opens another: relays
+limit messages per connection (often to 100 or fewer, answering 421 past it), and a fresh
+connection now and then spreads a long backlog over the relay's front ends."""
+
 
 class Security(StrEnum):
     PLAIN = "plain"
@@ -84,6 +89,23 @@ class SendError(Exception):
         self.maybe_accepted = maybe_accepted
 
 
+class SmtpUnavailable(Exception):
+    """No session could be opened: the connection was refused or timed out, the server sent
+    no greeting or refused one (421/554), or EHLO, STARTTLS, the TLS handshake or AUTH failed.
+    Nothing about any one message: every delivery would fail the same way, so the sender stops
+    its pass and backs off on the server (docs/notifications.md, "SMTP server outage")."""
+
+    def __init__(self, text: str, *, code: int | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.code = code
+
+
+class _Dropped(Exception):
+    """A reused connection turned out dead before the message data began (the server timed
+    it out or closed it, 421): nothing was sent on it; open a new one and start again."""
+
+
 class LeaseLost(Exception):
     """The delivery's lease was taken by another sender before the data went out."""
 
@@ -94,17 +116,26 @@ def _reply_text(code: int, message: bytes | str) -> str:
 
 
 class SmtpSession:
-    """One SMTP connection used for several messages (one transaction each); reconnects
-    after any failure. Use as a context manager; `close()` sends QUIT."""
+    """One SMTP connection used for several messages (one transaction each, RFC 5321 s3.3),
+    at most `messages_per_connection` of them; reconnects after any failure. Use as a context
+    manager; `close()` sends QUIT."""
 
     def __init__(self, target: SmtpTarget, *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
                  ssl_context: ssl.SSLContext | None = None,
-                 local_hostname: str | None = None) -> None:
+                 local_hostname: str | None = None,
+                 messages_per_connection: int = DEFAULT_MESSAGES_PER_CONNECTION) -> None:
+        if messages_per_connection < 1:
+            raise ValueError("messages_per_connection must be at least 1")
         self._target = target
         self._timeout = timeout
         self._ssl_context = ssl_context
         self._local_hostname = local_hostname
+        self._per_connection = messages_per_connection
         self._conn: smtplib.SMTP | None = None
+        self._carried = 0
+        """Messages accepted on the current connection."""
+        self.connections = 0
+        """Connections opened (or tried) by this session: for tests and logs."""
 
     def __enter__(self) -> SmtpSession:
         return self
@@ -130,6 +161,34 @@ class SmtpSession:
     def _context(self) -> ssl.SSLContext:
         return self._ssl_context or self._target.ssl_context()
 
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    def open(self) -> None:
+        """Open the connection now (greeting, EHLO, STARTTLS, AUTH) unless one is open.
+        Raises `SmtpUnavailable`."""
+        if self._conn is not None:
+            return
+        self.connections += 1
+        try:
+            self._conn = self._connect()
+        except smtplib.SMTPAuthenticationError as exc:
+            raise SmtpUnavailable(
+                f"authentication failed: {_reply_text(exc.smtp_code, exc.smtp_error)}",
+                code=exc.smtp_code) from exc
+        except smtplib.SMTPResponseException as exc:
+            # A greeting other than 220 (SMTPConnectError), EHLO and HELO refused, STARTTLS
+            # or AUTH answered 4xx/5xx.
+            raise SmtpUnavailable(_reply_text(exc.smtp_code, exc.smtp_error),
+                                  code=exc.smtp_code) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise SmtpUnavailable(f"server does not support: {exc}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            # Refused, timed out, closed before the greeting, TLS handshake or verification.
+            raise SmtpUnavailable(_os_error_text(exc)) from exc
+        self._carried = 0
+
     def _connect(self) -> smtplib.SMTP:
         t = self._target
         conn: smtplib.SMTP
@@ -140,11 +199,12 @@ class SmtpSession:
             conn = smtplib.SMTP(t.host, t.port, local_hostname=self._local_hostname,
                                 timeout=self._timeout)
         try:
-            conn.ehlo()
+            # EHLO, else HELO (RFC 5321 s4.1.1.1); SMTPHeloError when both are refused.
+            conn.ehlo_or_helo_if_needed()
             if t.security is Security.STARTTLS:
                 # RFC 3207 s4.2: after STARTTLS forget everything learnt and EHLO again.
                 conn.starttls(context=self._context())
-                conn.ehlo()
+                conn.ehlo_or_helo_if_needed()
             if t.username is not None:
                 conn.login(t.username, t.password or "")
         except BaseException:
@@ -155,14 +215,39 @@ class SmtpSession:
     def send(self, message: EmailMessage, *, sender: str, recipient: str,
              before_data: Callable[[], bool]) -> str:
         """Send `message` to `recipient` in one SMTP transaction; returns the server's reply to
-        the message data ("250 ..."). Raises `SendError` (the connection is then dropped) or
-        `LeaseLost` when `before_data()` says the delivery is no longer ours."""
-        data_started = False
+        the message data ("250 ..."). Opens the connection if none is open (after
+        `messages_per_connection` messages, a new one); a reused connection found dead before
+        the data began is replaced once, transparently. Raises `SmtpUnavailable` when no
+        connection can be opened, `SendError` (the connection is then dropped), or `LeaseLost`
+        when `before_data()` says the delivery is no longer ours."""
+        if self._conn is not None and self._carried >= self._per_connection:
+            self.close()
+        reused = self._conn is not None
+        self.open()
         try:
-            if self._conn is None:
-                self._conn = self._connect()
-            conn = self._conn
+            reply = self._transaction(message, sender=sender, recipient=recipient,
+                                      before_data=before_data, reused=reused)
+        except _Dropped:
+            self.open()
+            reply = self._transaction(message, sender=sender, recipient=recipient,
+                                      before_data=before_data, reused=False)
+        self._carried += 1
+        return reply
+
+    def _transaction(self, message: EmailMessage, *, sender: str, recipient: str,
+                     before_data: Callable[[], bool], reused: bool) -> str:
+        """MAIL, RCPT, DATA on the open connection. `reused`: it carried earlier messages, so
+        a disconnect or 421 before the data means the connection went stale (`_Dropped`), not
+        that this message has a problem."""
+        data_started = False
+        conn = self._conn
+        assert conn is not None
+        try:
             code, reply = conn.mail(sender)
+            if code == 421 and reused:
+                # RFC 5321 s3.8: the server is closing this channel; nothing was sent.
+                self._abandon()
+                raise _Dropped()
             if code != 250:
                 conn.rset()
                 # A refused sender is the sender's configuration, not this message: retry.
@@ -181,29 +266,25 @@ class SmtpSession:
                 raise SendError(f"message refused: {_reply_text(code, reply)}", code=code,
                                 permanent=500 <= code < 600)
             return _reply_text(code, reply)
-        except (SendError, LeaseLost):
+        except (SendError, LeaseLost, _Dropped):
             raise
         except smtplib.SMTPDataError as exc:
             # The reply to DATA itself (not 354): nothing was accepted.
             self._abandon()
             raise SendError(f"DATA refused: {_reply_text(exc.smtp_code, exc.smtp_error)}",
                             code=exc.smtp_code, permanent=500 <= exc.smtp_code < 600) from exc
-        except smtplib.SMTPAuthenticationError as exc:
-            self._abandon()
-            raise SendError(f"authentication failed: {_reply_text(exc.smtp_code, exc.smtp_error)}",
-                            code=exc.smtp_code) from exc
         except smtplib.SMTPResponseException as exc:
-            # EHLO/STARTTLS/AUTH answers: the connection's configuration, retried.
+            # Any other error reply (a line too long, ...): retried.
             self._abandon()
             raise SendError(_reply_text(exc.smtp_code, exc.smtp_error), code=exc.smtp_code,
                             maybe_accepted=data_started) from exc
-        except smtplib.SMTPNotSupportedError as exc:
-            self._abandon()
-            raise SendError(f"server does not support: {exc}") from exc
         except (smtplib.SMTPException, OSError) as exc:
-            # Refused connection, timeout, TLS failure, disconnect: temporary. After the data
-            # began we cannot know whether the server accepted the message.
+            # Timeout, disconnect: temporary. After the data began we cannot know whether the
+            # server accepted the message.
             self._abandon()
+            if reused and not data_started and isinstance(
+                    exc, smtplib.SMTPServerDisconnected | ConnectionError):
+                raise _Dropped() from exc
             raise SendError(_os_error_text(exc), maybe_accepted=data_started) from exc
 
 

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from router.location.store import Store
 from router.notify.model import EmergencyCallNotice, new_call_ref
 from router.notify.outbox import Outbox
-from router.notify.sender import RetryPolicy, Sender, SenderConfig
+from router.notify.sender import RetryPolicy, Sender, SenderConfig, ServerBackoff
 from router.notify.smtp import SmtpSession, SmtpTarget
 
 SENDER = "e911@router.example"
@@ -149,12 +149,14 @@ FAST_RETRY = RetryPolicy(first_delay_seconds=0.2, max_delay_seconds=0.5)
 
 
 def make_sender(on: Store, url: str, *, retry: RetryPolicy = FAST_RETRY,
-                lease: timedelta = timedelta(minutes=10), **session: Any) -> Sender:
+                lease: timedelta = timedelta(minutes=10),
+                server_backoff: ServerBackoff | None = None, **session: Any) -> Sender:
     target = SmtpTarget.from_url(url)
     return Sender(Outbox(on, message_id_domain="router.example"),
                   lambda: SmtpSession(target, timeout=5, **session),
                   SenderConfig(sender_address=SENDER, retry=retry, lease=lease,
-                               poll_seconds=0.05),
+                               poll_seconds=0.05,
+                               server_backoff=server_backoff or ServerBackoff()),
                   events=on)
 
 

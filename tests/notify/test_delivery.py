@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.smtp import AuthResult
+from structlog.testing import capture_logs
 
 from router.location.store import Store
 from router.notify.model import DeliveryState
 from router.notify.outbox import Outbox
-from router.notify.sender import RetryPolicy
+from router.notify.sender import RetryPolicy, ServerBackoff
 from tests.notify.support import (
     CONTACTS,
     SENDER,
@@ -90,25 +91,27 @@ def test_call_to_sorting_center_says_no_address_was_known(
 
 
 def test_smtp_down_at_call_time_is_delivered_once_it_is_back(store: Store) -> None:
-    """Connection refused -> retrying with the error; the server starts; then sent."""
+    """Connection refused -> the delivery stays pending, untried (the server backs off, not the
+    delivery); the server starts; then sent on its first attempt."""
     port = free_port()
     outbox = _outbox(with_contacts(store, ("ops@example.com",)))
     call = notice()
     outbox.record_call(call)
-    sender = make_sender(store, f"smtp://127.0.0.1:{port}")
+    sender = make_sender(store, f"smtp://127.0.0.1:{port}",
+                         server_backoff=ServerBackoff(first_delay_seconds=0.05,
+                                                      max_delay_seconds=0.1))
 
-    assert sender.run_once() == 1
+    assert sender.run_once() == 0
     (delivery,) = outbox.get_call(call.call_ref).deliveries  # type: ignore[union-attr]
-    assert delivery.state is DeliveryState.RETRYING
-    assert delivery.last_error == "connection refused by the SMTP server"
-    assert delivery.attempts == 1
+    assert (delivery.state, delivery.attempts, delivery.last_error) == (
+        DeliveryState.PENDING, 0, None)
 
     server = SmtpServer(port).start()
     try:
         run_until(sender, lambda: _states(outbox, call.call_ref) == ["sent"])
         (received,) = server.handler.wait_for(1)
         (delivery,) = outbox.get_call(call.call_ref).deliveries  # type: ignore[union-attr]
-        assert delivery.attempts >= 2
+        assert delivery.attempts == 1
         assert delivery.last_error is None
         assert received.message["Message-ID"] == delivery.message_id
     finally:
@@ -157,18 +160,20 @@ def test_temporary_refusal_retries_until_accepted(store: Store, smtp_server: Smt
     assert len(smtp_server.handler.wait_for(1)) == 1
 
 
-def test_retrying_gives_up_after_the_window(store: Store) -> None:
-    """Past the retry window a temporarily failing delivery becomes failed, once."""
+def test_retrying_gives_up_after_the_window(store: Store, smtp_server: SmtpServer) -> None:
+    """Past the retry window a delivery the server keeps refusing for now (451) becomes
+    failed, once."""
+    smtp_server.handler.data_reply = lambda m: "451 4.3.0 try again later"
     outbox = _outbox(with_contacts(store, ("ops@example.com",)))
     call = notice()
     outbox.record_call(call)
-    sender = make_sender(store, f"smtp://127.0.0.1:{free_port()}",
+    sender = make_sender(store, smtp_server.url,
                          retry=RetryPolicy(first_delay_seconds=0.05, max_delay_seconds=0.1,
                                            give_up_after=timedelta(seconds=0.5)))
     run_until(sender, lambda: _states(outbox, call.call_ref) == ["failed"])
     (delivery,) = outbox.get_call(call.call_ref).deliveries  # type: ignore[union-attr]
     assert delivery.last_error == (
-        "gave up after 0.5 s: connection refused by the SMTP server")
+        "gave up after 0.5 s: message refused: 451 4.3.0 try again later")
     assert sender.run_once() == 0
 
 
@@ -252,29 +257,29 @@ def test_starttls_and_auth_deliver(store: Store, tls_server: tuple[SmtpServer, P
         server.stop()
 
 
-def test_wrong_password_or_untrusted_certificate_is_retried_not_failed(
+def test_wrong_password_or_untrusted_certificate_backs_off_on_the_server(
     store: Store, tls_server: tuple[SmtpServer, Path]
 ) -> None:
-    """535 on AUTH and an unverifiable certificate are configuration: retrying, with why."""
+    """535 on AUTH and an unverifiable certificate are the server's configuration, the same
+    for every delivery: smtp_unreachable says why, the delivery stays pending and untried."""
     server, cert = tls_server
     server.start()
     try:
         outbox = _outbox(with_contacts(store, ("ops@example.com",)))
-        first, second = notice(), notice()
-        outbox.record_call(first)
-        make_sender(store, f"smtp+starttls://router:wrong@127.0.0.1:{server.port}"
-                           f"?cafile={cert}").run_once()
-        (delivery,) = outbox.get_call(first.call_ref).deliveries  # type: ignore[union-attr]
-        assert delivery.state is DeliveryState.RETRYING
-        assert delivery.last_error is not None
-        assert delivery.last_error.startswith("authentication failed: 535")
-
-        outbox.record_call(second)
-        make_sender(store, f"smtp+starttls://router:s3cret%20word@127.0.0.1:{server.port}"
-                    ).run_once()
-        (delivery,) = outbox.get_call(second.call_ref).deliveries  # type: ignore[union-attr]
-        assert delivery.state is DeliveryState.RETRYING
-        assert delivery.last_error is not None and delivery.last_error.startswith("TLS: ")
+        call = notice()
+        outbox.record_call(call)
+        with capture_logs() as logs:
+            assert make_sender(store, f"smtp+starttls://router:wrong@127.0.0.1:{server.port}"
+                                      f"?cafile={cert}").run_once() == 0
+            assert make_sender(
+                store, f"smtp+starttls://router:s3cret%20word@127.0.0.1:{server.port}"
+            ).run_once() == 0
+        assert [(e["code"], e["error"]) for e in logs
+                if e["event"] == "e911.notify.smtp_unreachable"] == [
+            (535, None), (None, "TLS: CERTIFICATE_VERIFY_FAILED")]
+        (delivery,) = outbox.get_call(call.call_ref).deliveries  # type: ignore[union-attr]
+        assert (delivery.state, delivery.attempts, delivery.last_error) == (
+            DeliveryState.PENDING, 0, None)
         assert server.handler.received == []
     finally:
         server.stop()
