@@ -9,6 +9,12 @@ per call class at its share of the rate, then read every caller's statistics and
 times, and check every INVITE the PSAP received (schema-valid PIDF-LO, callback number of a
 located caller).
 
+The router's `E911_SMTP_URL` points at an SMTP sink (aiosmtpd, in this process, on a free
+loopback port) that accepts every message and counts it, so the notification sender works as in
+production (mail server up); the summary compares the e-mails it accepted with the 911 calls
+answered x the account's contacts. `--smtp down` points it at a port nothing listens on
+instead (the sender backs off on the server: docs/notifications.md, "SMTP server outage").
+
 The compliance profile (`run_compliance`) places each row of `sipp-scenarios/load/compliance.csv`
 once and checks every call against its own row: the caller's final answer, the trunk the
 call reached (or none), a schema-valid PIDF-LO with the bound address for a located 911, none
@@ -52,6 +58,10 @@ UNLOCATED_USERS = range(6000, 6100)
 OWN_CALLBACK_UNLOCATED_USERS = range(7000, 7100)
 """No address either, but a callback number of their own (`callback_of`)."""
 ACCOUNT_CALLBACK = "+14065550100"
+CONTACTS = ("ops@example.com",)
+"""The load account's emergency contacts: one e-mail each per 911 (Kari's Law)."""
+NOTIFY_DRAIN_SECONDS = 60.0
+"""After the callers end, how long a run waits for the sink to have every e-mail."""
 
 
 def callback_of(user: int) -> str:
@@ -180,7 +190,7 @@ def seed_store(url: str) -> None:
     with contextlib.redirect_stdout(sys.stderr):
         store = open_store(url)
     try:
-        store.set_contacts(DEFAULT_ACCOUNT_ID, ["ops@example.com"])
+        store.set_contacts(DEFAULT_ACCOUNT_ID, list(CONTACTS))
         store.update_account(DEFAULT_ACCOUNT_ID, default_address=office,
                              callback=Callback("Load Test", ACCOUNT_CALLBACK, "en"))
         store.update_account(DEFAULT_ACCOUNT_ID, enabled=True)
@@ -345,7 +355,8 @@ def _group_pids(pgid: int) -> list[int]:
 
 
 def router_env(workdir: Path, trunks_: Trunks, *, workers: int, sip_port: int,
-               extra: Mapping[str, str]) -> dict[str, str]:
+               extra: Mapping[str, str], smtp_url: str | None = None) -> dict[str, str]:
+    """`smtp_url` None: a loopback port nothing listens on (the mail server down)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("E911_")}
     env.update({
         "E911_SIP_LISTEN": f"127.0.0.1:{sip_port}",
@@ -358,7 +369,7 @@ def router_env(workdir: Path, trunks_: Trunks, *, workers: int, sip_port: int,
         "E911_TRUNK_OUTBOUND": trunks_.outbound.uri,
         "E911_API_LISTEN": f"127.0.0.1:{free_port()}",
         "E911_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
-        "E911_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "E911_SMTP_URL": smtp_url or f"smtp://127.0.0.1:{free_port()}",
         "E911_ANNOUNCE_OVERFLOW": "reject",
         "E911_LOG_FORMAT": "json",
         "E911_PROMPTS_DIR": str(ROOT / "config" / "prompts"),
@@ -368,11 +379,13 @@ def router_env(workdir: Path, trunks_: Trunks, *, workers: int, sip_port: int,
 
 
 def start_router(workdir: Path, trunks_: Trunks, *, workers: int,
-                 extra: Mapping[str, str] | None = None) -> Router:
+                 extra: Mapping[str, str] | None = None,
+                 smtp_url: str | None = None) -> Router:
     """`e911-router run` (Kamailio + workers) on a fresh store, logging to a file."""
     seed_store(f"sqlite:///{workdir / 'e911.db'}")
     sip_port = free_port()
-    env = router_env(workdir, trunks_, workers=workers, sip_port=sip_port, extra=extra or {})
+    env = router_env(workdir, trunks_, workers=workers, sip_port=sip_port, extra=extra or {},
+                     smtp_url=smtp_url)
     log_file = workdir / "router.log"
     with log_file.open("wb") as out:
         proc = subprocess.Popen([PY, "-m", "router", "run", "--trunk-probe-seconds", "0"],
@@ -707,6 +720,77 @@ def check_psap(trunk: Trunk, *, limit: int | None = None) -> PsapCheck:
     return PsapCheck(len(invites), valid, tuple(problems))
 
 
+# -- the SMTP sink ----------------------------------------------------------------------------
+
+
+class SinkHandler:
+    """aiosmtpd handler: accepts every message (250) and counts messages and recipients."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.messages = 0
+        self.recipients = 0
+        self.changed = threading.Condition()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.changed:
+            self.messages += 1
+            self.recipients += len(envelope.rcpt_tos)
+            self.changed.notify_all()
+        return "250 2.0.0 Message accepted for delivery"
+
+    def wait_for(self, count: int, seconds: float) -> int:
+        """Until `count` messages are in or `seconds` pass; returns how many are in."""
+        deadline = time.monotonic() + seconds
+        with self.changed:
+            while self.messages < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.changed.wait(left)
+            return self.messages
+
+
+@contextlib.contextmanager
+def smtp_sink() -> Iterator[tuple[str, SinkHandler]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port, in this process: the
+    router's mail relay during a load run. Yields its `smtp://` URL and the counting handler."""
+    from aiosmtpd.controller import Controller
+
+    handler = SinkHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}", handler
+    finally:
+        controller.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyCheck:
+    """Kari's Law e-mails of a run: what the sink accepted against what was owed."""
+
+    smtp: str
+    """"up" (the sink) or "down" (nothing listening)."""
+    accepted: int
+    owed: int
+    """911 calls answered x the account's contacts."""
+
+    @property
+    def ok(self) -> bool:
+        return self.smtp == "down" or self.accepted == self.owed
+
+    def line(self) -> str:
+        if self.smtp == "down":
+            return (f"e-mails: SMTP down (nothing listens on E911_SMTP_URL); {self.owed} owed "
+                    f"(911 calls answered x {len(CONTACTS)} contact), kept in the outbox")
+        return (f"e-mails: {self.accepted} accepted by the SMTP sink of {self.owed} owed "
+                f"(911 calls answered x {len(CONTACTS)} contact)"
+                + ("" if self.ok else " MISSING OR EXTRA"))
+
+
 # -- one run -----------------------------------------------------------------------------------
 
 
@@ -719,6 +803,7 @@ class RunResult:
     classes: list[ClassResult]
     usage: Usage
     psap: PsapCheck | None
+    notify: NotifyCheck | None = None
 
     @property
     def emergency_without_location(self) -> int:
@@ -737,7 +822,11 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.classes) and (self.psap is None or self.psap.ok) and \
-            self.emergency_without_location == 0
+            self.emergency_without_location == 0 and (self.notify is None or self.notify.ok)
+
+    @property
+    def emergency_answered(self) -> int:
+        return sum(c.successful for c in self.classes if c.name == "emergency")
 
 
 def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate: float,
@@ -1065,14 +1154,30 @@ def compliance_summary(result: ComplianceResult, *, show: int = 50) -> str:
 
 def run_once(system_name: str, profile: str, *, rate: float, seconds: float, hold_ms: int,
              workers: int, workdir: Path, extra_env: Mapping[str, str] | None = None,
-             tag: str = "run") -> RunResult:
-    """Trunks + the system + the callers, all torn down afterwards."""
+             tag: str = "run", smtp: str = "up") -> RunResult:
+    """Trunks + the system + the callers, all torn down afterwards. `smtp`: "up" (the router
+    e-mails an SMTP sink, `smtp_sink`) or "down" (a port nothing listens on)."""
+    if smtp not in ("up", "down"):
+        raise LoadError(f"smtp must be up or down, not {smtp!r}")
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(smtp_sink()) if smtp == "up" and system_name == "router" \
+            else None
+        result = _run_system(system_name, profile, rate=rate, seconds=seconds,
+                             hold_ms=hold_ms, workers=workers, workdir=workdir,
+                             extra_env=extra_env, tag=tag, sink=sink)
+    return result
+
+
+def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, hold_ms: int,
+                workers: int, workdir: Path, extra_env: Mapping[str, str] | None, tag: str,
+                sink: tuple[str, SinkHandler] | None) -> RunResult:
     check_bounds(rate, seconds, "127.0.0.1")
     workdir.mkdir(parents=True, exist_ok=True)
     with trunks(workdir) as trunks_:
         system: System
         if system_name == "router":
-            system = start_router(workdir, trunks_, workers=workers, extra=extra_env)
+            system = start_router(workdir, trunks_, workers=workers, extra=extra_env,
+                                  smtp_url=sink[0] if sink is not None else None)
             classes = PROFILES[profile]
             psap: Trunk | None = trunks_.psap
         elif system_name == "kamailio-proxy":
@@ -1084,9 +1189,18 @@ def run_once(system_name: str, profile: str, *, rate: float, seconds: float, hol
         else:
             raise LoadError(f"unknown system {system_name!r}")
         try:
-            return run_load(system, classes, profile=profile, rate=rate, seconds=seconds,
-                            hold_ms=hold_ms, workdir=workdir, tag=tag, psap=psap,
-                            trunk_pids=[t.proc.pid for t in trunks_.all()])
+            result = run_load(system, classes, profile=profile, rate=rate, seconds=seconds,
+                              hold_ms=hold_ms, workdir=workdir, tag=tag, psap=psap,
+                              trunk_pids=[t.proc.pid for t in trunks_.all()])
+            if system_name == "router":
+                owed = result.emergency_answered * len(CONTACTS)
+                if sink is None:
+                    result.notify = NotifyCheck("down", 0, owed)
+                else:
+                    # The sender may still be draining the last poll's deliveries.
+                    accepted = sink[1].wait_for(owed, NOTIFY_DRAIN_SECONDS)
+                    result.notify = NotifyCheck("up", accepted, owed)
+            return result
         finally:
             system.stop()
 
@@ -1105,6 +1219,8 @@ def summary(result: RunResult) -> str:
                      f"{result.emergency_without_location}"
                      + (f" ({'; '.join(result.psap.problems[:2])})" if result.psap.problems
                         else ""))
+    if result.notify is not None:
+        lines.append(result.notify.line())
     usage = result.usage
     lines.append("CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in
                                               sorted(usage.cpu_core_share.items())))
@@ -1138,6 +1254,9 @@ def main(argv: Sequence[str]) -> int:
                         help="extra router setting (repeatable)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep logs and statistics here (default: a temporary directory)")
+    parser.add_argument("--smtp", choices=("up", "down"), default="up", help=(
+        "up: the router e-mails a local SMTP sink (aiosmtpd) and the summary counts the "
+        "e-mails; down: E911_SMTP_URL names a port nothing listens on (a mail outage)"))
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
     if args.profile == "compliance":
@@ -1146,12 +1265,13 @@ def main(argv: Sequence[str]) -> int:
         if args.workdir is not None:
             result = run_once(args.system, args.profile, rate=args.rate, seconds=args.seconds,
                               hold_ms=args.hold_ms, workers=args.workers,
-                              workdir=args.workdir.resolve(), extra_env=extra)
+                              workdir=args.workdir.resolve(), extra_env=extra, smtp=args.smtp)
         else:
             with tempfile.TemporaryDirectory(prefix="e911-load-") as tmp:
                 result = run_once(args.system, args.profile, rate=args.rate,
                                   seconds=args.seconds, hold_ms=args.hold_ms,
-                                  workers=args.workers, workdir=Path(tmp), extra_env=extra)
+                                  workers=args.workers, workdir=Path(tmp), extra_env=extra,
+                                  smtp=args.smtp)
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
