@@ -220,7 +220,7 @@ class Sender:
         self._server_retry_at = moment + wait
         if self.server_state is ServerState.REACHABLE:
             self._outage_since = moment
-            # Our own words (refused, timed out, TLS), not a server reply: docs, "Metrics and logs".
+            # The text only when it is ours, not a server's reply (docs, "Metrics and logs").
             self._set_server_state(ServerState.UNREACHABLE, code=exc.code,
                                    error=exc.text if exc.code is None else None,
                                    released=released,
@@ -232,9 +232,9 @@ class Sender:
 
     def _set_server_state(self, state: ServerState, **fields: Any) -> None:
         """The one place the server state changes: logs `e911.notify.smtp_unreachable` once
-        per outage and `e911.notify.smtp_recovered` when a connection works again. The error
-        text is ours (refused, timed out, TLS) or a greeting/EHLO/AUTH reply, never a
-        recipient's address."""
+        per outage and `e911.notify.smtp_recovered` when a connection works again. A server
+        reply (greeting, EHLO, AUTH) is logged as its code only, our own words (refused, timed
+        out, TLS) as `error`: never an address."""
         if state is self.server_state:
             return
         self.server_state = state
