@@ -56,6 +56,7 @@ from router.metrics import (
     REGISTRY,
     STORE_UP,
 )
+from router.processes import process_gone
 from router.settings import Settings
 from router.supervisor import ChildKind, ChildSpec, ChildStatus
 from router.trunk_probe import TrunkProber, trunks_of
@@ -77,19 +78,9 @@ def instance_multiproc_dir(base: Path = DEFAULT_MULTIPROC_DIR, pid: int | None =
     if base.is_dir():
         for entry in base.iterdir():
             if entry.is_dir() and entry.name.isdigit() and int(entry.name) != own \
-                    and _pid_gone(int(entry.name)):
+                    and process_gone(int(entry.name)):
                 shutil.rmtree(entry, ignore_errors=True)
     return base / str(own)
-
-
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def prepare_multiproc_dir(directory: Path) -> Path:

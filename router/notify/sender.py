@@ -8,7 +8,6 @@ docs/notifications.md has the states, the outage behaviour and the duplicate ana
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -16,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Protocol
 
 import structlog
@@ -26,6 +24,7 @@ from router.notify.message import build_email
 from router.notify.model import Claim, CountedState
 from router.notify.outbox import Outbox, new_owner, owner_process
 from router.notify.smtp import LeaseLost, SendError, SmtpSession, SmtpUnavailable
+from router.processes import process_gone
 
 log = structlog.get_logger("router.notify.sender")
 
@@ -102,21 +101,6 @@ class SenderConfig:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def process_gone(pid: int) -> bool:
-    """True when no live process has `pid` on this host (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 class Sender:
