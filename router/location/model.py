@@ -9,6 +9,7 @@ as Asterisk's res_geolocation keeps location and effective location apart.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -190,6 +191,17 @@ class Event:
     network: str | None
     data: dict[str, object]
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append (`Store.record_events`); seq, id and time are the store's."""
+
+    account_id: str
+    type: str
+    data: Mapping[str, object]
+    sip_user: str | None = None
+    network: str | None = None
 
 
 T = TypeVar("T")

@@ -62,6 +62,7 @@ from router.location.model import (
     LocationSource,
     MsagVersion,
     Network,
+    NewEvent,
     Page,
     SavedAddress,
     Unlocated,
@@ -977,6 +978,18 @@ class Store:
             return self._append_event(
                 conn, account_id, type_, dict(data), sip_user, network, now or _now()
             )
+
+    def record_events(self, events: Sequence[NewEvent], *, now: datetime | None = None
+                      ) -> list[Event]:
+        """`record_event` for each of `events`, in order, in one transaction (one commit: on
+        SQLite one fsync). A batch of 911 notices writes its `emergency_call.started` events
+        with one call; if anything fails, none is written."""
+        if not events:
+            return []
+        when = now or _now()
+        with self._write() as conn:
+            return [self._append_event(conn, e.account_id, e.type, dict(e.data), e.sip_user,
+                                       e.network, when) for e in events]
 
     def record_network_seen(
         self, account_id: str, sip_user: str, ip: str, *, now: datetime | None = None

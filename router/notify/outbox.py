@@ -26,7 +26,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine, Row
 
 from router.location import schema
-from router.location.model import EventType
+from router.location.model import EventType, NewEvent
 from router.notify.model import (
     OPEN_STATES,
     CallNotifications,
@@ -175,30 +175,33 @@ class Outbox:
                     })
             if rows:
                 conn.execute(_INSERT_DELIVERIES, rows)
-        for notice in written:
-            self._started(notice)
+        self._started(written)
         flags, seen = [], set()
         for notice in notices:
             flags.append(notice.call_ref in new and notice.call_ref not in seen)
             seen.add(notice.call_ref)
         return flags
 
-    def _started(self, notice: EmergencyCallNotice) -> None:
+    def _started(self, notices: Sequence[EmergencyCallNotice]) -> None:
         """`emergency_call.started` for the API's event stream and webhooks (issue 6), once
-        per call (after the idempotent insert). Ids and facts only: no address, no number.
-        A failure here costs the event, never the notification (already committed)."""
-        if self._events is None:
+        per call (after the idempotent insert), all of a batch in one transaction. Ids and facts
+        only: no address, no number. A failure here costs the events, never the notifications
+        (already committed)."""
+        if self._events is None or not notices:
             return
-        data = {"call_ref": notice.call_ref, "dialed": notice.dialed,
-                "test_call": notice.test_call,
-                "located": notice.address_lines is not None and bool(notice.address_lines),
-                "placed_at": notice.placed_at.isoformat()}
+        events = [NewEvent(
+            notice.account_id, EventType.EMERGENCY_CALL_STARTED.value,
+            {"call_ref": notice.call_ref, "dialed": notice.dialed,
+             "test_call": notice.test_call,
+             "located": notice.address_lines is not None and bool(notice.address_lines),
+             "placed_at": notice.placed_at.isoformat()},
+            sip_user=notice.sip_user or None) for notice in notices]
         try:
-            self._events.record_event(notice.account_id, EventType.EMERGENCY_CALL_STARTED.value,
-                                      data, sip_user=notice.sip_user or None)
+            self._events.record_events(events)
         except Exception as exc:
-            log.warning("e911.notify.event_failed", call_ref=notice.call_ref,
-                        error=type(exc).__name__)
+            for notice in notices:
+                log.warning("e911.notify.event_failed", call_ref=notice.call_ref,
+                            error=type(exc).__name__)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from router.location.model import NewEvent
 from router.metrics import NOTIFICATION_OLDEST_PENDING_SECONDS, NOTIFICATIONS
 from router.notify.message import build_email
 from router.notify.model import Claim, CountedState
@@ -30,11 +31,14 @@ log = structlog.get_logger("router.notify.sender")
 
 
 class EventSink(Protocol):
-    """`router.location.store.Store.record_event`'s shape."""
+    """`router.location.store.Store.record_event(s)`'s shape."""
 
     def record_event(self, account_id: str, type_: str, data: Mapping[str, Any], *,
                      sip_user: str | None = None, network: str | None = None,
                      now: datetime | None = None) -> Any: ...
+
+    def record_events(self, events: Sequence[NewEvent], *,
+                      now: datetime | None = None) -> Any: ...
 
 
 def equal_jitter(first_seconds: float, max_seconds: float, n: int, rand: float) -> float:

@@ -7,7 +7,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from router.location.model import DEFAULT_ACCOUNT_ID, Event, EventType, ValidatedAddress
+import sqlalchemy.event as sa_event
+
+from router.location.model import (
+    DEFAULT_ACCOUNT_ID,
+    Event,
+    EventType,
+    NewEvent,
+    ValidatedAddress,
+)
 from router.location.store import Store
 
 ACCT = DEFAULT_ACCOUNT_ID
@@ -128,3 +136,27 @@ def test_concurrent_writers_all_succeed(
     assert len(set(ids)) == 40
     assert sum(len(store.bindings_for_user(ACCT, f"u{u}")) for u in range(4)) == 40
     assert store.change_seq() == 80  # one bump per add and per bind
+
+
+def test_record_events_appends_a_batch_in_order_in_one_transaction(store: Store) -> None:
+    """`record_events`: the same events `record_event` would write, consecutive seqs, one
+    commit (a batch of 911 notices' `emergency_call.started`)."""
+    commits: list[int] = []
+
+    def counted(_conn: object) -> None:
+        commits.append(1)
+
+    sa_event.listen(store.engine, "commit", counted)
+    try:
+        written = store.record_events([
+            NewEvent(ACCT, EventType.EMERGENCY_CALL_STARTED.value, {"call_ref": f"call_{n}"},
+                     sip_user="1001") for n in range(5)], now=T0)
+    finally:
+        sa_event.remove(store.engine, "commit", counted)
+    assert len(commits) == 1
+    assert [e.seq for e in written] == list(range(written[0].seq, written[0].seq + 5))
+    stored = store.list_events(ACCT, after_seq=written[0].seq - 1)
+    assert [(e.id, e.type, e.sip_user, e.data, e.created_at) for e in stored] == [
+        (e.id, "emergency_call.started", "1001", {"call_ref": f"call_{n}"}, T0)
+        for n, e in enumerate(written)]
+    assert store.record_events([]) == []
