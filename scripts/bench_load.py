@@ -46,7 +46,7 @@ def _run(system: str, rate: float, seconds: float, args: argparse.Namespace, roo
     workdir = root / f"{system}-{tag}-{rate:g}"
     result = loadlib.run_once(system, "mixed", rate=rate, seconds=seconds,
                               hold_ms=args.hold_ms, workers=args.workers, workdir=workdir,
-                              tag=tag)
+                              tag=tag, warmup_seconds=args.warmup_seconds)
     print(f"[bench load] {system} {rate:g}/s {seconds:g}s -> "
           f"{'ok' if result.ok else f'{result.failed} failed'}", file=sys.stderr)
     return result
@@ -126,11 +126,22 @@ def render(results: dict[str, tuple[list[RunResult], RunResult | None]],
         f"step is {args.step_seconds:g} s; the rate reported is the best step held again for "
         f"{args.seconds:g} s with zero failed calls (for the router also: every answered 911 "
         f"at the PSAP trunk with a schema-valid PIDF-LO and the caller's callback number). "
-        f"Run took {(time.monotonic() - started) / 60:.0f} min.")
+        + (f"Every run (step or hold, every system) starts after a {args.warmup_seconds:g} s "
+           f"warm-up of located ordinary calls at a quarter of its rate, not counted "
+           f"(`loadlib.warm_up`): steady state, the router's route cache holding its callers "
+           f"(a cold start, every caller new at once: docs/capacity.md). "
+           if args.warmup_seconds > 0 else "")
+        + f"Run took {(time.monotonic() - started) / 60:.0f} min.")
     out.append("")
-    out.append("**The machine was shared**: other engineers' tests ran during these runs; the "
-               "CPU they took is in each table (*other engineers' processes*), so these rates are "
-               "lower bounds for a quiet 2-core host.")
+    measured = [r for steps, held in results.values() for r in [*steps, *([held] if held else [])]]
+    others = max((r.usage.others_core_share for r in measured), default=0.0)
+    if others > 0.2:
+        out.append(f"**The machine was shared**: other processes took up to {others:.2f} of the "
+                   f"2 cores during these runs (each table: *other engineers' processes*), so "
+                   f"these rates are lower bounds for a quiet 2-core host.")
+    else:
+        out.append(f"The machine was otherwise quiet: processes outside the runs took at most "
+                   f"{others:.2f} of a core.")
     out.append("")
     if chart is not None:
         out.append(f"![Offered calls/s against failed calls and setup p99, every step and hold "
@@ -176,10 +187,14 @@ def render(results: dict[str, tuple[list[RunResult], RunResult | None]],
     out.append("```")
     out.append(f"./scripts/bench load        # python scripts/bench_load.py --seconds "
                f"{args.seconds:g} --step-seconds {args.step_seconds:g} --workers {args.workers}"
+               f" --warmup-seconds {args.warmup_seconds:g}"
                + (" --chart docs/benchmarks-load.svg" if chart is not None else ""))
-    out.append("./scripts/load mixed --rate 200 --seconds 90 --workers "
-               f"{args.workers}   # one rate, router")
-    out.append("./scripts/load mixed --rate 200 --seconds 90 --system sippy")
+    router_rate = held_rates.get("router", 200)
+    out.append(f"./scripts/load mixed --rate {router_rate:g} --seconds {args.seconds:g} "
+               f"--workers {args.workers} --warmup-seconds {args.warmup_seconds:g}"
+               f"   # one rate, router")
+    out.append(f"./scripts/load mixed --rate {held_rates.get('sippy', 100):g} --seconds "
+               f"{args.seconds:g} --system sippy --warmup-seconds {args.warmup_seconds:g}")
     out.append("```")
     out.append("")
     out.append("What limits the rate and what would lift it: docs/capacity.md.")
@@ -192,6 +207,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--step-seconds", type=float, default=30.0, help="length of a step")
     parser.add_argument("--hold-ms", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--warmup-seconds", type=float, default=10.0,
+                        help="uncounted warm-up before every run (0: cold starts)")
     parser.add_argument("--systems", default="router,kamailio-proxy,sippy")
     parser.add_argument("--chart", type=Path, default=None, metavar="PATH.svg",
                         help="draw the chart here (and save its data to PATH.json)")

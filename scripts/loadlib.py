@@ -804,6 +804,8 @@ class RunResult:
     usage: Usage
     psap: PsapCheck | None
     notify: NotifyCheck | None = None
+    warmup: ClassResult | None = None
+    """The uncounted warm-up before the measured run (`warm_up`), when there was one."""
 
     @property
     def emergency_without_location(self) -> int:
@@ -829,9 +831,33 @@ class RunResult:
         return sum(c.successful for c in self.classes if c.name == "emergency")
 
 
+WARMUP_SHARE = 0.25
+"""Warm-up rate, as a share of the measured rate."""
+
+
+def warm_up(system: System, classes: Sequence[CallClass], *, rate: float, seconds: float,
+            hold_ms: int, workdir: Path, tag: str) -> ClassResult | None:
+    """Steady state, not a cold start: before the measured run, the profile's located
+    ordinary callers place calls at a quarter of the rate for `seconds` (counted apart,
+    reported, never in the figures). A router that has run for a while has met its callers:
+    its front's route cache holds them (docs/kamailio.md); a cold start at full rate is
+    measured by the runs without warm-up. Only ordinary calls: no 911 reaches the PSAP trunk,
+    whose INVITEs the measured run checks."""
+    normal = [c for c in classes if c.name == "normal"]
+    if seconds <= 0 or not normal:
+        return None
+    only = CallClass(normal[0].name, normal[0].scenario, normal[0].csv, 1.0)
+    callers = start_callers([only], system.port, max(1.0, rate * WARMUP_SHARE), seconds,
+                            hold_ms, workdir, f"{tag}-warmup")
+    (result,) = wait_callers(callers, seconds + hold_ms / 1000 + 60)
+    return result
+
+
 def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate: float,
              seconds: float, hold_ms: int, workdir: Path, tag: str, psap: Trunk | None = None,
-             trunk_pids: Sequence[int] = ()) -> RunResult:
+             trunk_pids: Sequence[int] = (), warmup_seconds: float = 0) -> RunResult:
+    warmup = warm_up(system, classes, rate=rate, seconds=warmup_seconds, hold_ms=hold_ms,
+                     workdir=workdir, tag=tag)
     meter = UsageMeter({**system.pids(), "trunks (SIPp)": list(trunk_pids)})
     callers = start_callers(classes, system.port, rate, seconds, hold_ms, workdir, tag)
     meter.add("callers (SIPp)", [c.proc.pid for c in callers])
@@ -842,7 +868,8 @@ def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate
     usage = meter.finish()
     results = wait_callers(callers, max(1.0, deadline - time.monotonic()))
     check = check_psap(psap) if psap is not None else None
-    return RunResult(system.name, profile, rate, seconds, results, usage, check)
+    return RunResult(system.name, profile, rate, seconds, results, usage, check,
+                     warmup=warmup)
 
 
 # -- the compliance run: each call against its row ------------------------------------------
@@ -1154,7 +1181,7 @@ def compliance_summary(result: ComplianceResult, *, show: int = 50) -> str:
 
 def run_once(system_name: str, profile: str, *, rate: float, seconds: float, hold_ms: int,
              workers: int, workdir: Path, extra_env: Mapping[str, str] | None = None,
-             tag: str = "run", smtp: str = "up") -> RunResult:
+             tag: str = "run", smtp: str = "up", warmup_seconds: float = 0) -> RunResult:
     """Trunks + the system + the callers, all torn down afterwards. `smtp`: "up" (the router
     e-mails an SMTP sink, `smtp_sink`) or "down" (a port nothing listens on)."""
     if smtp not in ("up", "down"):
@@ -1164,13 +1191,14 @@ def run_once(system_name: str, profile: str, *, rate: float, seconds: float, hol
             else None
         result = _run_system(system_name, profile, rate=rate, seconds=seconds,
                              hold_ms=hold_ms, workers=workers, workdir=workdir,
-                             extra_env=extra_env, tag=tag, sink=sink)
+                             extra_env=extra_env, tag=tag, sink=sink,
+                             warmup_seconds=warmup_seconds)
     return result
 
 
 def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, hold_ms: int,
                 workers: int, workdir: Path, extra_env: Mapping[str, str] | None, tag: str,
-                sink: tuple[str, SinkHandler] | None) -> RunResult:
+                sink: tuple[str, SinkHandler] | None, warmup_seconds: float = 0) -> RunResult:
     check_bounds(rate, seconds, "127.0.0.1")
     workdir.mkdir(parents=True, exist_ok=True)
     with trunks(workdir) as trunks_:
@@ -1191,7 +1219,8 @@ def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, 
         try:
             result = run_load(system, classes, profile=profile, rate=rate, seconds=seconds,
                               hold_ms=hold_ms, workdir=workdir, tag=tag, psap=psap,
-                              trunk_pids=[t.proc.pid for t in trunks_.all()])
+                              trunk_pids=[t.proc.pid for t in trunks_.all()],
+                              warmup_seconds=warmup_seconds)
             if system_name == "router":
                 owed = result.emergency_answered * len(CONTACTS)
                 if sink is None:
@@ -1221,6 +1250,10 @@ def summary(result: RunResult) -> str:
                         else ""))
     if result.notify is not None:
         lines.append(result.notify.line())
+    if result.warmup is not None:
+        w = result.warmup
+        lines.append(f"warm-up (not counted): {w.offered} ordinary calls at "
+                     f"{result.rate * WARMUP_SHARE:g}/s, {w.failed} failed")
     usage = result.usage
     lines.append("CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in
                                               sorted(usage.cpu_core_share.items())))
@@ -1254,6 +1287,9 @@ def main(argv: Sequence[str]) -> int:
                         help="extra router setting (repeatable)")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="keep logs and statistics here (default: a temporary directory)")
+    parser.add_argument("--warmup-seconds", type=float, default=0.0, help=(
+        "before the measured run, located ordinary calls at a quarter of the rate for this "
+        "long, not counted (steady state rather than a cold start; 0: none)"))
     parser.add_argument("--smtp", choices=("up", "down"), default="up", help=(
         "up: the router e-mails a local SMTP sink (aiosmtpd) and the summary counts the "
         "e-mails; down: E911_SMTP_URL names a port nothing listens on (a mail outage)"))
@@ -1265,13 +1301,14 @@ def main(argv: Sequence[str]) -> int:
         if args.workdir is not None:
             result = run_once(args.system, args.profile, rate=args.rate, seconds=args.seconds,
                               hold_ms=args.hold_ms, workers=args.workers,
-                              workdir=args.workdir.resolve(), extra_env=extra, smtp=args.smtp)
+                              workdir=args.workdir.resolve(), extra_env=extra, smtp=args.smtp,
+                              warmup_seconds=args.warmup_seconds)
         else:
             with tempfile.TemporaryDirectory(prefix="e911-load-") as tmp:
                 result = run_once(args.system, args.profile, rate=args.rate,
                                   seconds=args.seconds, hold_ms=args.hold_ms,
                                   workers=args.workers, workdir=Path(tmp), extra_env=extra,
-                                  smtp=args.smtp)
+                                  smtp=args.smtp, warmup_seconds=args.warmup_seconds)
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -108,6 +108,7 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "trunk_uri_re": TRUNK_URI_RE,
         "route_cache_on": "1 == 1" if front.route_cache_seconds > 0 else "0 == 1",
         "route_cache_seconds": str(front.route_cache_seconds),
+        "route_cache_half": str(max(1, front.route_cache_seconds // 2)),
     }
 
 

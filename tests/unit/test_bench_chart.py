@@ -108,7 +108,7 @@ def _run(system: str, rate: float, seconds: float, failed: int) -> RunResult:
 def test_bench_load_turns_its_runs_into_points_and_links_the_chart() -> None:
     """Steps are dots, the passing hold and a failed hold are rings; the markdown shows the
     chart and says where its data is."""
-    args = Namespace(seconds=90.0, step_seconds=30.0, hold_ms=1000, workers=4)
+    args = Namespace(seconds=90.0, step_seconds=30.0, hold_ms=1000, workers=4, warmup_seconds=10.0)
     results: dict[str, tuple[list[Any], Any]] = {
         "router": ([_run("router", 100, 30, 0), _run("router", 200, 30, 12),
                     _run("router", 200, 90, 5)], _run("router", 160, 90, 0))}
@@ -130,7 +130,8 @@ def test_report_writes_the_chart_and_its_data_and_links_them(tmp_path: Path) -> 
     """What `./scripts/bench load` runs (--chart): the SVG and the JSON beside it, drawn from
     the measured runs, and the section's image link relative to docs/."""
     chart = tmp_path / "benchmarks-load.svg"
-    args = Namespace(seconds=90.0, step_seconds=30.0, hold_ms=1000, workers=4, chart=chart)
+    args = Namespace(seconds=90.0, step_seconds=30.0, hold_ms=1000, workers=4,
+                     warmup_seconds=10.0, chart=chart)
     results: dict[str, tuple[list[Any], Any]] = {
         "router": ([_run("router", 100, 30, 0)], _run("router", 100, 90, 0))}
     text = report(results, args, 0.0)
