@@ -174,6 +174,8 @@ def render(results: dict[str, tuple[list[RunResult], RunResult | None]],
         out.append("")
         out += _usage_table(held)
         out.append("")
+    for system, why in getattr(args, "not_measured", {}).items():
+        out += [f"### {system}", "", f"_Not measured: {why}_", ""]
     if "router" in held_rates:
         out.append("### Ratios")
         out.append("")
@@ -217,7 +219,12 @@ def main(argv: Sequence[str]) -> int:
     results: dict[str, tuple[list[RunResult], RunResult | None]] = {}
     with tempfile.TemporaryDirectory(prefix="e911-bench-load-") as tmp:
         for system in args.systems.split(","):
-            results[system] = search(system, args, Path(tmp))
+            try:
+                results[system] = search(system, args, Path(tmp))
+            except loadlib.LoadError as exc:
+                # One system that cannot run must not cost the others' figures.
+                print(f"[bench load] {system}: not measured: {exc}", file=sys.stderr)
+                args.not_measured = {**getattr(args, "not_measured", {}), system: str(exc)}
     sys.stdout.write(report(results, args, started))
     return 0
 
