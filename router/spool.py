@@ -10,11 +10,14 @@ meanwhile is skipped.
 from __future__ import annotations
 
 import os
+import queue
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+T = TypeVar("T")
 
 
 class JsonSpool:
@@ -73,3 +76,22 @@ class JsonSpool:
 
     def count(self) -> int:
         return len(self.paths())
+
+
+def take_batch(source: queue.Queue[Any] | queue.SimpleQueue[Any], first: T, kind: type[T],
+               limit: int, stop: object) -> tuple[list[T], bool]:
+    """`first` and the items of `kind` already queued behind it in `source` (never waiting),
+    up to `limit` in all: what a writer thread puts in one transaction. The second value is
+    True when the `stop` marker came among them (the caller finishes this batch, then stops)."""
+    batch, stopped = [first], False
+    while len(batch) < limit:
+        try:
+            item = source.get_nowait()
+        except queue.Empty:
+            break
+        if item is stop:
+            stopped = True
+            break
+        if isinstance(item, kind):
+            batch.append(item)
+    return batch, stopped

@@ -28,6 +28,7 @@ from router.notify.hook import notice_from_route
 from router.notify.model import CountedState, EmergencyCallNotice, new_call_ref
 from router.notify.spool import Spool
 from router.sip.route import Routed
+from router.spool import take_batch
 
 log = structlog.get_logger("router.notify.recorder")
 
@@ -179,17 +180,7 @@ class NotificationRecorder:
     def _write_queued(self, first: EmergencyCallNotice) -> bool:
         """Write `first` and the notices already queued behind it (up to `BATCH_LIMIT`) as
         one batch. False when a stop request came among them."""
-        notices, stop = [first], False
-        while len(notices) < BATCH_LIMIT:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _STOP:
-                stop = True
-                break
-            if isinstance(item, EmergencyCallNotice):
-                notices.append(item)
+        notices, stop = take_batch(self._queue, first, EmergencyCallNotice, BATCH_LIMIT, _STOP)
         try:
             self._write_batch(notices)
         finally:

@@ -27,7 +27,7 @@ import structlog
 
 from router.metrics import CALL_RECORDS
 from router.records.model import CallRecord, ChainedRecord, TrunkTry
-from router.spool import JsonSpool
+from router.spool import JsonSpool, take_batch
 
 log = structlog.get_logger("router.records.writer")
 
@@ -190,17 +190,7 @@ class RecordWriter:
     def _write_queued(self, first: CallRecord) -> bool:
         """Write `first` and the records already queued behind it (up to `BATCH_LIMIT`) as
         one batch. False when a stop request came among them."""
-        records, stop = [first], False
-        while len(records) < BATCH_LIMIT:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _STOP:
-                stop = True
-                break
-            if isinstance(item, CallRecord):
-                records.append(item)
+        records, stop = take_batch(self._queue, first, CallRecord, BATCH_LIMIT, _STOP)
         try:
             self._write_batch(records)
         finally:

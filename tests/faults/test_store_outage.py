@@ -9,8 +9,6 @@ touched.
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,63 +19,10 @@ from scripts.loadlib import seed_store
 from tests.faults.conftest import answering_trunk, invites_at, start_load
 from tests.front.conftest import requires_kamailio
 from tests.front.harness import running_router
-from tests.scenarios.harness import free_port, wait_until
+from tests.notify.storage import TcpProxy
+from tests.scenarios.harness import wait_until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.slow, pytest.mark.postgres, requires_kamailio]
-
-
-class Relay:
-    """A TCP relay 127.0.0.1:port -> PostgreSQL that can be cut and restored."""
-
-    def __init__(self, target_port: int) -> None:
-        self.port = free_port()
-        self._target = target_port
-        self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
-        self._listener: socket.socket | None = None
-
-    def up(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def down(self) -> None:
-        with self._lock:
-            if self._listener is not None:
-                self._listener.close()
-                self._listener = None
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            self._sockets.clear()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(("127.0.0.1", self._target))
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._sockets += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
 
 
 def _via(url: str, port: int) -> str:
@@ -93,7 +38,7 @@ def test_911s_keep_routing_through_a_store_outage_and_no_notice_is_lost(
     once the store is back (the workers spool what they could not write), and a 911 placed
     after the outage is located as before."""
     seed_store(pg_schema_url)
-    relay = Relay(urlsplit(pg_schema_url).port or 5432)
+    relay = TcpProxy(("127.0.0.1", urlsplit(pg_schema_url).port or 5432))
     relay.up()
     psap = answering_trunk("psap", tmp_path)
     sorting = answering_trunk("sorting", tmp_path)
