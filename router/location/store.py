@@ -974,10 +974,9 @@ class Store:
         now: datetime | None = None,
     ) -> Event:
         """Append an event (the SSE stream and webhooks read them with `list_events`)."""
-        with self._write() as conn:
-            return self._append_event(
-                conn, account_id, type_, dict(data), sip_user, network, now or _now()
-            )
+        return self.record_events(
+            [NewEvent(account_id, type_, data, sip_user=sip_user, network=network)], now=now
+        )[0]
 
     def record_events(self, events: Sequence[NewEvent], *, now: datetime | None = None
                       ) -> list[Event]:
