@@ -1,4 +1,4 @@
-"""Word tables for the US/Canada civic profile (NENA CLDXF, ../shared/PIDF-LO.md s11, s13).
+"""Word tables for the US/Canada civic profile (NENA CLDXF; docs/pidf-lo.md, "Element mapping").
 
 Stored addresses use postal abbreviations ("E", "ST", "STE 210": USPS Publication 28 /
 Canada Post); the PIDF-LO we send spells street types, directionals and unit designators out

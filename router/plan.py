@@ -1,6 +1,6 @@
 """Decide what happens to one call: `plan_call(...) -> CallPlan`. Pure: no SIP, no I/O, no clock.
 
-The plan reads like the table in ../shared/DESIGN.md:
+The plan, as the design's routing table (docs/architecture.md tells the whole path):
 
 | call class         | located | plan                                                         |
 |--------------------|---------|--------------------------------------------------------------|

@@ -6,16 +6,14 @@ Reusable by every test that captures an INVITE (SIPp UAS, raw socket, pjsua2 UAS
     captured = assert_emergency_invite(raw_text, InviteExpectation(callback_number=...))
 
 - `validate_pidf(xml)` -> list of problems ([] = valid): XSD validation against
-  ../shared/data/pidf-xsd/pidf-lo-bundle.xsd (which imports every PIDF-LO namespace) plus the
-  rule layer for what the lax wildcards let through (../shared/PIDF-LO.md s15).
+  router/schemas/pidf/pidf-lo-bundle.xsd (shipped with the router; it imports every PIDF-LO
+  namespace, PROVENANCE.md beside it says where each schema came from) plus the rule layer for
+  what the lax wildcards let through (docs/pidf-lo.md).
 - `parse_sip_message(raw)` and `extract_location_parts(raw)`: a captured SIP message, its
   multipart/mixed body split with the `email` package into the PIDF-LO, its Content-ID and
   the SDP.
 - `assert_emergency_invite(raw, expect)`: RFC 6442 / 3325 / 3261 conformance of the whole
   INVITE; raises one AssertionError listing every problem; returns the parsed pieces.
-
-Tests that need the schemas skip with "../shared/data/pidf-xsd not present" when, and only
-when, that directory is absent (`requires_pidf_xsd`, or `validate_pidf` itself).
 """
 
 from __future__ import annotations
@@ -26,10 +24,8 @@ from dataclasses import dataclass, field, replace
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from pathlib import Path
 from urllib.parse import unquote
 
-import pytest
 from lxml import etree
 
 from router.emergency_invite import EmergencyInviteContent, render_multipart_body
@@ -45,10 +41,9 @@ from router.pidf import (
     PidfError,
     from_pidf,
 )
+from router.schemas import PIDF_LO_BUNDLE
 
 __all__ = [
-    "PIDF_XSD_DIR",
-    "PIDF_XSD_SKIP_REASON",
     "CapturedInvite",
     "CapturedPart",
     "InviteExpectation",
@@ -59,16 +54,11 @@ __all__ = [
     "extract_location_parts",
     "parse_sip_message",
     "pidf_schema",
-    "requires_pidf_xsd",
     "validate_pidf",
 ]
 
-PIDF_XSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pidf-xsd"
-PIDF_XSD_SKIP_REASON = "../shared/data/pidf-xsd not present"
-requires_pidf_xsd = pytest.mark.skipif(not PIDF_XSD_DIR.is_dir(), reason=PIDF_XSD_SKIP_REASON)
-
 # Namespaces a PIDF-LO may legitimately use; anything that merely looks like one of them is a
-# misspelling the lax wildcards would let through silently (PIDF-LO.md s15 pitfall 3).
+# misspelling the lax wildcards would let through silently (docs/pidf-lo.md, "Checking").
 _KNOWN_NAMESPACES = frozenset({
     NS_PIDF, NS_DM, NS_GP, NS_GBP, NS_CA, NS_CAE, NS_ECD,
     "urn:ietf:params:xml:ns:pidf:geopriv10:dynamic",  # RFC 5962
@@ -95,16 +85,10 @@ _BCHARS = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 
 
 @functools.cache
-def _compiled_schema() -> etree.XMLSchema:
-    parser = etree.XMLParser(no_network=True)
-    return etree.XMLSchema(etree.parse(str(PIDF_XSD_DIR / "pidf-lo-bundle.xsd"), parser))
-
-
 def pidf_schema() -> etree.XMLSchema:
-    """The compiled PIDF-LO schema set; skips the calling test if the schemas are absent."""
-    if not PIDF_XSD_DIR.is_dir():
-        pytest.skip(PIDF_XSD_SKIP_REASON)
-    return _compiled_schema()
+    """The compiled PIDF-LO schema set (offline: every import resolves to a shipped file)."""
+    parser = etree.XMLParser(no_network=True)
+    return etree.XMLSchema(etree.parse(str(PIDF_LO_BUNDLE), parser))
 
 
 def _q(namespace: str, name: str) -> str:
@@ -112,7 +96,7 @@ def _q(namespace: str, name: str) -> str:
 
 
 def _rule_problems(root: etree._Element) -> list[str]:
-    """The rule layer: what XSD validation cannot see (PIDF-LO.md s15)."""
+    """The rule layer: what XSD validation cannot see (docs/pidf-lo.md, "Checking")."""
     problems: list[str] = []
     if root.tag != _q(NS_PIDF, "presence"):
         return [f"root element is {etree.QName(root).text}, expected {{{NS_PIDF}}}presence"]

@@ -1,6 +1,6 @@
 """The one pjsua2 `Endpoint` of a worker process: library setup, transports and the two accounts.
 
-Measured limits of the `pjsua2-python` 2.15.1 wheel (../shared/DESIGN.md, docs/sip-worker.md)
+Measured limits of the `pjsua2-python` 2.15.1 wheel (docs/sip-worker.md, "Measured facts")
 shape everything here:
 
 - `threadCnt=0` + `mainThreadOnly=True`: every callback runs on the thread that calls

@@ -12,7 +12,7 @@ import pytest
 from tests.faults.conftest import answering_trunk, invites_at, start_load
 from tests.front.conftest import requires_kamailio
 from tests.front.harness import running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.harness import start_uas, wait_until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.slow, requires_kamailio]
@@ -60,7 +60,6 @@ def test_sigkilled_worker_under_load_costs_no_call(load_store_url: str, tmp_path
         outbound.stop()
 
 
-@requires_pidf_xsd
 def test_silent_psap_trunk_fails_over_to_the_next_with_location(
     load_store_url: str, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from tests.front.conftest import (
     requires_kamailio,
 )
 from tests.front.harness import running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.harness import UacResult, run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
@@ -33,7 +33,6 @@ def _received(result: UacResult) -> list[str]:
         re.M)
 
 
-@requires_pidf_xsd
 def test_911_through_the_front_reaches_psap_with_valid_pidf_lo(
     front_store_url: str, tmp_path: Path
 ) -> None:
@@ -155,7 +154,6 @@ def test_device_header_from_a_direct_sender_is_replaced_by_its_source(
         assert decided["located"] is False
 
 
-@requires_pidf_xsd
 def test_pbx_phone_911_carries_its_own_callback_and_location(
     front_store_url: str, tmp_path: Path
 ) -> None:

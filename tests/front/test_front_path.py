@@ -36,7 +36,7 @@ from tests.front.harness import (
 )
 from tests.front.mass_event import run_mass_event
 from tests.notify.support import SmtpServer
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.harness import (
     SCENARIOS,
     SIPP,
@@ -92,7 +92,6 @@ def _ended(router: RouterRun) -> dict[str, object]:
     return _first(router, "e911.call.ended")
 
 
-@requires_pidf_xsd
 def test_front_path_911_reaches_psap_with_pidf_lo_built_by_kamailio(
     front_store_url: str, tmp_path: Path
 ) -> None:
@@ -146,7 +145,6 @@ def test_front_path_unlocated_911_reaches_sorting_center_with_pai_and_no_locatio
         router.wait_line("e911.front.redirect_followed")
 
 
-@requires_pidf_xsd
 def test_front_path_933_reaches_the_test_trunk(front_store_url: str, tmp_path: Path) -> None:
     """933 on the front path goes to E911_TRUNK_TEST as sip:933@..., with the PIDF-LO."""
     with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer") as (psap, test), \
@@ -163,7 +161,6 @@ def test_front_path_933_reaches_the_test_trunk(front_store_url: str, tmp_path: P
         assert _ended(router)["path"] == "front"
 
 
-@requires_pidf_xsd
 def test_front_path_first_psap_503_fails_over_to_the_next_psap_trunk(
     front_store_url: str, tmp_path: Path
 ) -> None:
@@ -187,7 +184,6 @@ def test_front_path_first_psap_503_fails_over_to_the_next_psap_trunk(
         router.wait_line("e911.front.fallback status=503")
 
 
-@requires_pidf_xsd
 def test_caller_sent_private_headers_are_stripped_and_change_nothing(
     front_store_url: str, tmp_path: Path
 ) -> None:
@@ -211,7 +207,6 @@ def test_caller_sent_private_headers_are_stripped_and_change_nothing(
         assert _ended(router)["path"] == "front"
 
 
-@requires_pidf_xsd
 def test_auto_path_third_concurrent_911_goes_via_the_front_with_its_pidf_lo(
     front_store_url: str, tmp_path: Path
 ) -> None:
@@ -368,7 +363,6 @@ def test_malformed_front_302_routes_to_sorting_center_without_location_and_is_co
             assert _front_stat(tmp_path, "redirect_built") == 0
 
 
-@requires_pidf_xsd
 def test_small_mass_event_every_call_reaches_psap_with_its_own_pidf_lo(tmp_path: Path) -> None:
     """The mass-event bench in small (scripts/bench_mass_event.py): 20 distinct callers behind
     a PBX dial 911 within 4 s and hold 3 s; all 20 reach the PSAP, each with a valid PIDF-LO

@@ -17,7 +17,7 @@ import pytest
 
 from tests.front.conftest import OFFICE, USER_CALLBACK, requires_kamailio
 from tests.front.harness import RouterRun, running_router, send_invite
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.harness import run_uac, uas_trunks, wait_until
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
@@ -83,7 +83,6 @@ def test_ordinary_calls_stay_in_set_1_and_a_911_goes_to_the_reserved_worker(
         assert _lines(router, "e911.front.worker_timeout") == []
 
 
-@requires_pidf_xsd
 def test_911_keeps_its_location_while_every_ordinary_worker_is_stopped(
     front_store_url: str, tmp_path: Path
 ) -> None:
@@ -127,7 +126,6 @@ def test_911_keeps_its_location_while_every_ordinary_worker_is_stopped(
         assert router.count("e911.route.decided") == decided_before
 
 
-@requires_pidf_xsd
 def test_911_fails_over_from_a_stopped_reserved_worker_then_to_the_sorting_center(
     front_store_url: str, tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.store import open_store
 from tests.front.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, requires_kamailio
 from tests.front.harness import RouterRun, running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.harness import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
@@ -49,7 +49,6 @@ def _redirected(router_events: list[dict[str, object]]) -> int:
                if e.get("event") == "e911.call.ended" and e.get("result") == "redirected")
 
 
-@requires_pidf_xsd
 def test_repeated_located_call_is_routed_by_the_front_and_911_still_reaches_a_worker(
     front_store_url: str, tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ from router.notify.outbox import Outbox
 from tests.front.conftest import requires_kamailio
 from tests.front.harness import RouterRun, running_router
 from tests.notify.support import SmtpServer
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.harness import REPO, Uas, run_uac, start_uas, wait_until
 
 pytestmark = [pytest.mark.scenario, pytest.mark.postgres, requires_kamailio]
@@ -107,7 +107,6 @@ def _call_911(host_a: RouterRun, tmp_path: Path) -> None:
     assert result.ok, result.errors
 
 
-@requires_pidf_xsd
 def test_address_bound_through_one_host_locates_911s_handled_by_both(
     pg_schema_url: str, tmp_path: Path
 ) -> None:

@@ -11,9 +11,8 @@ import pytest
 
 from scripts.loadlib import check_rows, load_office, read_evidence, run_compliance
 from tests.front.conftest import requires_kamailio
-from tests.pidf_check import requires_pidf_xsd
 
-pytestmark = [pytest.mark.scenario, requires_kamailio, requires_pidf_xsd]
+pytestmark = [pytest.mark.scenario, requires_kamailio]
 
 
 def test_compliance_run_checks_every_call_against_its_row(tmp_path: Path) -> None:

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.conftest import ACCOUNT_CALLBACK, OFFICE, USER_CALLBACK, WorkerFactory
 from tests.scenarios.harness import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario]
 
 
-@requires_pidf_xsd
 def test_911_from_located_caller_reaches_psap_with_valid_pidf_lo(
     worker_factory: WorkerFactory, tmp_path: Path
 ) -> None:
@@ -32,7 +31,6 @@ def test_911_from_located_caller_reaches_psap_with_valid_pidf_lo(
             "bridged", "psap", "binding")
 
 
-@requires_pidf_xsd
 def test_911_from_unlocated_caller_goes_to_sorting_center_with_callback(
     worker_factory: WorkerFactory, tmp_path: Path
 ) -> None:
@@ -52,7 +50,6 @@ def test_911_from_unlocated_caller_goes_to_sorting_center_with_callback(
             "bridged", "sorting_center", "")
 
 
-@requires_pidf_xsd
 def test_933_goes_to_test_trunk_with_location(
     worker_factory: WorkerFactory, tmp_path: Path
 ) -> None:
@@ -67,7 +64,6 @@ def test_933_goes_to_test_trunk_with_location(
         assert psap.invites() == []
 
 
-@requires_pidf_xsd
 def test_911_fails_over_from_503_trunk_to_next_psap(
     worker_factory: WorkerFactory, tmp_path: Path
 ) -> None:

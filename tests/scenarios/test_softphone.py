@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, requires_pidf_xsd
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.baresip import Baresip, audio_stats
 from tests.scenarios.conftest import OFFICE, USER_CALLBACK, WorkerFactory
 from tests.scenarios.harness import uas_trunks
@@ -19,7 +19,6 @@ pytestmark = [
 ]
 
 
-@requires_pidf_xsd
 def test_baresip_911_reaches_psap_with_valid_pidf_lo(
     worker_factory: WorkerFactory, tmp_path: Path
 ) -> None:

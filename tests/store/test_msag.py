@@ -15,11 +15,8 @@ SAMPLE_NAME = "msag_sample_mt_30059.csv"
 
 
 def sample_path() -> Path:
-    for candidate in (REPO / "config" / "msag" / SAMPLE_NAME,
-                      REPO.parent / "shared" / "data" / "msag" / SAMPLE_NAME):
-        if candidate.exists():
-            return candidate
-    pytest.skip(f"{SAMPLE_NAME} is neither in config/msag nor ../shared/data/msag")
+    """The Meagher County sample shipped in config/msag (config/msag/PROVENANCE.md)."""
+    return REPO / "config" / "msag" / SAMPLE_NAME
 
 
 def row(msag_id: str, line: int, **changes: object) -> MsagRow:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from router.emergency_invite import CallbackIdentity, build_emergency_invite
 from router.location.civic import CivicAddress
 from router.pidf import LocationElement, to_pidf
+from router.schemas import PIDF_LO_BUNDLE, PIDF_XSD_DIR
 from tests.pidf_check import (
-    PIDF_XSD_DIR,
     InviteExpectation,
     assert_emergency_invite,
     build_raw_invite,
     extract_location_parts,
     parse_sip_message,
-    requires_pidf_xsd,
     validate_pidf,
 )
 
@@ -35,6 +40,8 @@ CONTENT = build_emergency_invite(
                               host="voip.example.net"),
     trunk_uri="sip:psap.example.org", language="en", pidf=GOOD, location_token="7c1e")
 RAW = build_raw_invite(CONTENT, SDP, boundary="b-7c1e")
+ROOT = Path(__file__).resolve().parents[2]
+XS = "http://www.w3.org/2001/XMLSchema"
 
 
 def mutate(document: bytes, old: bytes, new: bytes) -> bytes:
@@ -42,21 +49,49 @@ def mutate(document: bytes, old: bytes, new: bytes) -> bytes:
     return document.replace(old, new)
 
 
-@requires_pidf_xsd
-def test_schema_directory_is_the_shared_one() -> None:
-    """The checker reads ../shared/data/pidf-xsd beside the project."""
-    assert (PIDF_XSD_DIR / "pidf-lo-bundle.xsd").is_file()
-    assert PIDF_XSD_DIR.parts[-3:] == ("shared", "data", "pidf-xsd")
+def test_schemas_ship_inside_the_router_package() -> None:
+    """Every schema the bundle imports is a file of router/schemas/pidf (package data), with
+    its provenance note; nothing outside the repository is read."""
+    bundle = etree.parse(str(PIDF_LO_BUNDLE))
+    imported = {el.get("schemaLocation") for el in bundle.iter(f"{{{XS}}}import")}
+    assert imported == {"xml.xsd", "pidf.xsd", "data-model.xsd", "basicPolicy.xsd",
+                        "geopriv10.xsd", "civicAddr.xsd", "civicAddr-ext.xsd", "dynamic.xsd"}
+    assert all((PIDF_XSD_DIR / name).is_file() for name in imported)
+    assert PIDF_XSD_DIR.parent == ROOT / "router" / "schemas"
+    assert "IETF Trust" in (PIDF_XSD_DIR / "PROVENANCE.md").read_text()
 
 
-@requires_pidf_xsd
+def test_schemas_are_in_the_built_package(tmp_path: Path) -> None:
+    """A wheel built from the checkout carries every schema file and the provenance note, so
+    an installed router (not only a checkout) has them."""
+    source = tmp_path / "src"  # a copy: setuptools leaves build/ in the tree it builds
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("router", "dialplan"):
+        shutil.copytree(ROOT / package, source / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                           "--no-build-isolation", "-q", "-w", str(tmp_path), str(source)],
+                          capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("e911_router-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {Path(n).name for n in archive.namelist()
+                   if n.startswith("router/schemas/pidf/")}
+        metadata = archive.read(next(n for n in archive.namelist()
+                                     if n.endswith(".dist-info/METADATA"))).decode()
+    # PJSIP (the pjsua2 wheel) is GPL-2.0-or-later: the project is too (LICENSE, pyproject).
+    assert "License-Expression: GPL-2.0-or-later" in metadata.splitlines()
+    assert shipped == {p.name for p in PIDF_XSD_DIR.iterdir() if p.is_file()}
+
+
 @pytest.mark.parametrize("document", [GOOD, GOOD_TUPLE], ids=["device", "tuple"])
 def test_our_documents_have_no_problems(document: bytes) -> None:
     """Device and tuple documents from to_pidf validate clean."""
     assert validate_pidf(document) == []
 
 
-@requires_pidf_xsd
 @pytest.mark.parametrize(("old", "new", "schema_says", "rule_says"), [
     (b">true<", b">yes<", "'yes' is not a valid value", "send true or false"),
     (b"<gp:usage-rules><gbp:retransmission-allowed>true</gbp:retransmission-allowed>"
@@ -81,7 +116,6 @@ def test_schema_and_rules_catch_the_known_pitfalls(
         assert any(rule_says in p for p in problems), problems
 
 
-@requires_pidf_xsd
 @pytest.mark.parametrize(("old", "new", "rule_says"), [
     (b"geopriv10:civicAddr\"", b"geopriv10:civicAdr\"", "unknown namespace"),
     (b'xmlns:gp="urn:ietf:params:xml:ns:pidf:geopriv10"',
@@ -104,7 +138,6 @@ def test_rule_layer_catches_what_the_lax_schema_lets_through(
     assert any(rule_says in p for p in problems), problems
 
 
-@requires_pidf_xsd
 def test_geopriv_directly_under_tuple_passes_xsd_but_not_the_rules() -> None:
     """tuple/geopriv (no status) is schema-valid via the wildcard; the rule layer refuses it."""
     document = mutate(mutate(GOOD_TUPLE, b"<status>", b"<status/>"), b"</status>", b"")
@@ -113,7 +146,6 @@ def test_geopriv_directly_under_tuple_passes_xsd_but_not_the_rules() -> None:
     assert any("gp:geopriv under tuple" in p for p in problems), problems
 
 
-@requires_pidf_xsd
 def test_unescaped_ampersand_is_not_well_formed() -> None:
     """A raw & in a value is reported as not well-formed XML."""
     problems = validate_pidf(mutate(GOOD, b"LAMAR", b"AT&T"))
@@ -157,7 +189,6 @@ def test_extract_keeps_non_ascii_bytes_of_the_pidf() -> None:
     assert "Montée".encode() in parts.pidf and "CÔTE-DES-NEIGES".encode() in parts.pidf
 
 
-@requires_pidf_xsd
 def test_good_invite_passes() -> None:
     """The reference INVITE passes with every expectation set."""
     captured = assert_emergency_invite(RAW, InviteExpectation(
@@ -167,7 +198,6 @@ def test_good_invite_passes() -> None:
     assert captured.message.header("Priority") == "emergency"
 
 
-@requires_pidf_xsd
 @pytest.mark.parametrize(("old", "new", "complaint"), [
     ("Geolocation: <cid:loc-7c1e@voip.example.net>",
      "Geolocation: <cid:loc-other@voip.example.net>", "does not name the PIDF-LO Content-ID"),
@@ -202,7 +232,6 @@ def test_broken_invites_are_reported(old: str, new: str, complaint: str) -> None
     assert complaint in str(failure.value)
 
 
-@requires_pidf_xsd
 def test_wrong_expectations_are_reported() -> None:
     """Number, name, address and language mismatches are each named."""
     with pytest.raises(AssertionError) as failure:
