@@ -6,10 +6,13 @@ delivered `seq` is kept in `webhook_cursors` (keyed by a hash of the URL, so a n
 from now rather than receiving the whole history), and a stop in the middle of a retry leaves
 the event to be sent again at the next start. Receivers deduplicate on `X-E911-Event-Id`.
 
-Signature (the Stripe scheme): `X-E911-Signature: t=<unix seconds>,v1=<hex>` where hex is
-HMAC-SHA256 (RFC 2104) keyed with `E911_WEBHOOK_SECRET` over `"<t>." + body`. The receiver
-recomputes it, compares in constant time and refuses a `t` older than a few minutes (replay).
-`verify_signature()` does exactly that.
+Signature (the Stripe scheme, versioned): `X-E911-Signature: t=<unix seconds>,v2=<hex>` where
+hex is HMAC-SHA256 (RFC 2104) keyed with `E911_WEBHOOK_SECRET` over
+`"<X-E911-Event-Id>.<t>." + body`. The event id is signed because receivers deduplicate on it
+(issue 13): with `v1` (body only, no longer sent) a replayed body under another event id
+passed. The receiver recomputes it, compares in constant time and refuses a `t` older than a
+few minutes (replay). `verify_signature()` does exactly that; a receiver that knows only `v1`
+finds no `v1` and refuses, which fails closed.
 
 Anything but a 2xx answer, a connection error or a timeout is retried with exponential
 backoff (1, 2, 4, ... seconds, at most 60 between tries, 8 tries by default); then the event
@@ -65,16 +68,27 @@ class Backoff:
             delay *= self.factor
 
 
-def signature(secret: str, body: bytes, timestamp: int) -> str:
-    """The `X-E911-Signature` value for `body` sent at `timestamp`."""
-    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
+SIGNATURE_SCHEME: Final = "v2"
+"""The scheme name in the header: v2 signs `event id + "." + t + "." + body`."""
 
 
-def verify_signature(secret: str, header: str, body: bytes, *, now: float,
+def _mac(secret: str, event_id: str, body: bytes, timestamp: int) -> str:
+    # The event id cannot hold a ".": ids are `evt_` + base32 (router/location/store.py), so
+    # "<id>.<t>." splits one way only.
+    signed = f"{event_id}.{timestamp}.".encode() + body
+    return hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+
+
+def signature(secret: str, event_id: str, body: bytes, timestamp: int) -> str:
+    """The `X-E911-Signature` value for event `event_id` with `body`, sent at `timestamp`."""
+    return f"t={timestamp},{SIGNATURE_SCHEME}={_mac(secret, event_id, body, timestamp)}"
+
+
+def verify_signature(secret: str, header: str, event_id: str, body: bytes, *, now: float,
                      tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS) -> bool:
-    """What a receiver does: True when `header` signs `body` with `secret` and its
-    timestamp is within `tolerance_seconds` of `now`."""
+    """What a receiver does: True when `header` signs `event_id` (the `X-E911-Event-Id` it
+    received) and `body` with `secret`, and its timestamp is within `tolerance_seconds` of
+    `now`. Only the v2 scheme is accepted."""
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
@@ -85,8 +99,9 @@ def verify_signature(secret: str, header: str, body: bytes, *, now: float,
         return False
     if abs(now - timestamp) > tolerance_seconds:
         return False
-    expected = signature(secret, body, timestamp).partition(",v1=")[2]
-    return any(hmac.compare_digest(expected, given) for given in parts.get("v1", []))
+    expected = _mac(secret, event_id, body, timestamp)
+    return any(hmac.compare_digest(expected, given)
+               for given in parts.get(SIGNATURE_SCHEME, []))
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -192,7 +207,7 @@ class WebhookSender:
             "X-E911-Event-Id": event.id,
             "X-E911-Event-Type": event.type,
             "X-E911-Delivery-Attempt": str(attempt),
-            SIGNATURE_HEADER: signature(self._secret, body, int(self._clock())),
+            SIGNATURE_HEADER: signature(self._secret, event.id, body, int(self._clock())),
         }
         # The URL is an http(s) URL checked by the settings (E911_WEBHOOK_URL).
         request = urllib.request.Request(  # noqa: S310

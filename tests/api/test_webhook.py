@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from router.api import create_app
@@ -75,11 +76,15 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def expected_signature(header: str, body: bytes) -> bool:
-    """The receiver's own check, written from the documented scheme (not our helper)."""
+def expected_signature(header: str, event_id: str, body: bytes) -> bool:
+    """The receiver's own check, written from the documented v2 scheme (not our helper):
+    HMAC-SHA256 over `event id + "." + t + "." + body`."""
     fields = dict(part.split("=", 1) for part in header.split(","))
-    mac = hmac.new(SECRET.encode(), fields["t"].encode() + b"." + body, hashlib.sha256)
-    return hmac.compare_digest(mac.hexdigest(), fields["v1"]) and \
+    if "v2" not in fields:
+        return False
+    signed = event_id.encode() + b"." + fields["t"].encode() + b"." + body
+    mac = hmac.new(SECRET.encode(), signed, hashlib.sha256)
+    return hmac.compare_digest(mac.hexdigest(), fields["v2"]) and \
         abs(time.time() - int(fields["t"])) < 60
 
 
@@ -106,8 +111,9 @@ def test_events_are_posted_signed_and_retried_until_accepted(
         ("/hooks/e911", 200, first.id, "3"), ("/hooks/e911", 200, second.id, "1")]
     for t in tries:
         assert t.headers["Content-Type"] == "application/json"
-        assert expected_signature(t.headers["X-E911-Signature"], t.body)
-        assert not expected_signature(t.headers["X-E911-Signature"], t.body + b" ")
+        event_id = t.headers["X-E911-Event-Id"]
+        assert expected_signature(t.headers["X-E911-Signature"], event_id, t.body)
+        assert not expected_signature(t.headers["X-E911-Signature"], event_id, t.body + b" ")
     body = json.loads(tries[0].body)
     assert body == {"id": first.id, "seq": first.seq, "type": "network.changed",
                     "created_at": body["created_at"], "account": DEFAULT_ACCOUNT_ID,
@@ -155,13 +161,80 @@ def test_gives_up_after_the_last_try_and_moves_on(store: Store, receiver: Receiv
     assert got == [(lost.id, 500), (lost.id, 500), (kept.id, 200)]
 
 
-def test_signature_helper_checks_key_body_and_age() -> None:
-    """verify_signature accepts its own header and refuses another key, body or old time."""
+def test_signature_helper_checks_key_event_id_body_and_age() -> None:
+    """verify_signature accepts its own header and refuses another key, event id, body or
+    old time, and a v1-only header."""
     body = b'{"id":"evt_1"}'
-    header = signature(SECRET, body, 1_700_000_000)
-    assert verify_signature(SECRET, header, body, now=1_700_000_100)
-    assert not verify_signature("another-secret-value", header, body, now=1_700_000_100)
-    assert not verify_signature(SECRET, header, body + b"x", now=1_700_000_100)
-    assert not verify_signature(SECRET, header, body, now=1_700_000_000 + 301)
-    assert not verify_signature(SECRET, "v1=abc", body, now=1_700_000_000)
+    header = signature(SECRET, "evt_1", body, 1_700_000_000)
+    assert header.startswith("t=1700000000,v2=")
+    assert verify_signature(SECRET, header, "evt_1", body, now=1_700_000_100)
+    assert not verify_signature("another-secret-value", header, "evt_1", body,
+                                now=1_700_000_100)
+    assert not verify_signature(SECRET, header, "evt_2", body, now=1_700_000_100)
+    assert not verify_signature(SECRET, header, "evt_1", body + b"x", now=1_700_000_100)
+    assert not verify_signature(SECRET, header, "evt_1", body, now=1_700_000_000 + 301)
+    v1 = hmac.new(SECRET.encode(), b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert not verify_signature(SECRET, f"t=1700000000,v1={v1}", "evt_1", body,
+                                now=1_700_000_000)
     assert list(Backoff().delays()) == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
+
+
+class VerifyingReceiver(Receiver):
+    """A receiver that does what docs/api.md tells one to: verify the v2 signature over the
+    received `X-E911-Event-Id`, then deduplicate on that id. It answers 401 to a delivery
+    that does not verify, 200 (and "seen") otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.accepted: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                event_id = self.headers.get("X-E911-Event-Id", "")
+                ok = expected_signature(self.headers.get("X-E911-Signature", ""), event_id,
+                                        body)
+                status = 200 if ok else 401
+                if ok and event_id not in receiver.accepted:
+                    receiver.accepted.append(event_id)
+                receiver.deliveries.put(Delivery(self.path, dict(self.headers.items()), body,
+                                                 status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server.RequestHandlerClass = Handler
+
+
+def _post(url: str, headers: dict[str, str], body: bytes) -> int:
+    return httpx.post(url, content=body, headers=headers, timeout=5).status_code
+
+
+def test_receiver_verifying_the_event_id_accepts_deliveries_and_refuses_a_swapped_id(
+    store: Store,
+) -> None:
+    """A real delivery verifies at a receiver checking the signed event id; the same signed
+    body replayed under another X-E911-Event-Id (to slip past its deduplication) is refused
+    (issue 13, finding 12)."""
+    receiver = VerifyingReceiver()
+    sender = WebhookSender(store, receiver.url, SECRET,
+                           backoff=Backoff(first_seconds=0.01, attempts=2), poll_seconds=0.02)
+    sender.start()
+    try:
+        event = store.record_event(DEFAULT_ACCOUNT_ID, "emergency_call.started", {"n": 1})
+        delivered = receiver.next()
+        assert (delivered.status, delivered.headers["X-E911-Event-Id"]) == (200, event.id)
+        replay = {k: v for k, v in delivered.headers.items()
+                  if k.lower() in ("content-type", "x-e911-signature", "x-e911-event-type")}
+        replay["X-E911-Event-Id"] = "evt_replayed0000000000000000"
+        assert _post(receiver.url, replay, delivered.body) == 401
+        replay["X-E911-Event-Id"] = event.id
+        assert _post(receiver.url, replay, delivered.body) == 200
+    finally:
+        sender.stop()
+        receiver.close()
+    assert receiver.accepted == [event.id]
