@@ -1,10 +1,18 @@
 """Call records for an auditor: CSV (one row a call) or JSON (one object a call), with the
-notification outcomes joined from the outbox at export time. Pure formatting."""
+notification outcomes joined from the outbox at export time. Pure formatting.
+
+CSV cells carry caller-controlled text (the dialled string, the SIP user, the Call-ID, the
+PIDF-LO): a spreadsheet runs a cell that starts with `=`, `+`, `-` or `@` (or TAB/CR/LF before
+one) as a formula, e.g. `=HYPERLINK(...)` (OWASP "CSV Injection"). `csv_cell` neutralises such a
+cell with one leading single quote, and also a cell that already starts with one, so the value
+is always recovered by removing one leading `'`. Plain numbers (`+14065551001`, `-5`) are no
+formula and stay as they are. The JSON export keeps every value raw."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
@@ -19,6 +27,23 @@ CSV_COLUMNS = (
     "location_source", "pidf_sha256", "pidf_lo", "pidf_pruned_at", "notifications",
     "worker", "call_ref", "prev_hash", "hash",
 )
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP), and the quote
+itself (so removing one leading quote always gives the value back)."""
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def csv_cell(value: object) -> object:
+    """`value` safe to put in a CSV cell a spreadsheet will open (see the module docstring)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
 
 
 def record_json(item: ChainedRecord, notifications: Sequence[NotificationOutcome]
@@ -57,7 +82,8 @@ def write_json(out: TextIO, items: Sequence[ChainedRecord],
 def write_csv(out: TextIO, items: Sequence[ChainedRecord],
               notifications: Mapping[str, Sequence[NotificationOutcome]]) -> None:
     """Nested values in one cell each: trunks as `uri status;...`, notifications as
-    `recipient state;...` (the JSON export keeps every detail)."""
+    `recipient state;...` (the JSON export keeps every detail). Formula cells neutralised
+    (`csv_cell`)."""
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for item in items:
@@ -67,4 +93,4 @@ def write_csv(out: TextIO, items: Sequence[ChainedRecord],
             for t in row["trunks_tried"])
         row["notifications"] = ";".join(f"{n['recipient']} {n['state']}"
                                         for n in row["notifications"])
-        writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
+        writer.writerow({k: csv_cell(row[k]) for k in CSV_COLUMNS})

