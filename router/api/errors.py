@@ -9,7 +9,9 @@ Status codes: 400 the request itself is malformed (not JSON, a bad query or path
 a bad header); 401 no or unknown bearer token; 403 the token may not do this; 404 no such
 resource (for this caller); 409 the change contradicts stored state; 413 body too large; 422
 the JSON is well formed but a field is invalid (with per-field codes and, for addresses, the
-MSAG's suggestions); 503 the database is not answering.
+MSAG's suggestions); 503 the database is not answering; 500 (`internal_error`) only for a
+bug, still in this shape. The HTTP server's own 400 for a request it cannot parse is sent
+in this shape too (`router/api/server.py`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class ErrorType(StrEnum):
     REQUEST_TOO_LARGE = "request_too_large"
     VALIDATION_ERROR = "validation_error"
     UNAVAILABLE = "service_unavailable"
+    INTERNAL_ERROR = "internal_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +242,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return _json(ApiError(503, ErrorType.UNAVAILABLE, "the database is not answering; "
                                                           "try again shortly"))
 
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the client's doing: still the one error shape, and the log names the
+        # exception type only (a traceback's values could hold request data).
+        log.error("e911.api.internal_error", path=request.url.path,
+                  error=type(exc).__name__)
+        return _json(ApiError(500, ErrorType.INTERNAL_ERROR, "internal error; the request "
+                                                             "was not completed"))
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(Exception, internal_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(NotFound, not_found)

@@ -12,7 +12,7 @@ callback numbers and addresses. Mount with `app.include_router(router)`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from router.api.auth import require_admin
 from router.api.deps import Caller, Deps
-from router.api.errors import ApiError, ErrorType, error_responses
+from router.api.errors import ApiError, ErrorType, FieldError, error_responses
 from router.records.export import record_json
 from router.records.store import RecordStore
 
@@ -30,19 +30,38 @@ router = APIRouter(prefix="/v1/call-records", tags=["call records"])
 MAX_RECORDS = 1000
 
 
-_INSTANT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
-"""ISO 8601 with a time zone. Typed as a string on purpose: pydantic would also take a bare
-number as a Unix time, which no auditor means by `to=0.5`."""
+_INSTANT = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+            r"(Z|[+-][0-9]{2}:[0-9]{2})$")
+"""ISO 8601 with a time zone, ASCII digits only (`\\d` would also take Arabic-Indic and
+full-width digits). Typed as a string on purpose: pydantic would also take a bare number as
+a Unix time, which no auditor means by `to=0.5`."""
 
 
 def _instant(name: str, text: str | None) -> datetime | None:
+    """The parameter as an aware UTC datetime, or 400 naming it.
+
+    An offset can push a written instant outside the years 1-9999 that `datetime` (and the
+    stores' bind processors, which convert to UTC) can represent:
+    `9999-12-31T23:59:59-23:59` is in year 10000 in UTC. That is the client's mistake, so it
+    is a 400 (`out_of_range`) rather than the OverflowError it would raise in the query.
+    """
     if text is None:
         return None
     try:
-        return datetime.fromisoformat(text)
+        written = datetime.fromisoformat(text)
     except ValueError:
-        raise ApiError(400, ErrorType.INVALID_REQUEST,
-                       f"{name}: not a time (use 2026-03-01T00:00:00Z)") from None
+        raise _bad_instant(name, "invalid_datetime",
+                           "not a date and time (use 2026-03-01T00:00:00Z)") from None
+    try:
+        return written.astimezone(UTC)
+    except OverflowError:
+        raise _bad_instant(name, "out_of_range",
+                           "outside years 0001-9999 once converted to UTC") from None
+
+
+def _bad_instant(name: str, code: str, message: str) -> ApiError:
+    return ApiError(400, ErrorType.INVALID_REQUEST, f"{name}: {message}",
+                    (FieldError(name, code, message),))
 
 
 @router.get("", response_class=JSONResponse, responses=error_responses(400, 401, 403))

@@ -35,6 +35,7 @@ def _api_command(args: argparse.Namespace) -> int:
     import uvicorn
 
     from router.api import create_app
+    from router.api.server import JsonErrorH11Protocol
     from router.location.bindings import BindPrefixes
     from router.location.store import open_store
     from router.observe import configure_logging
@@ -62,7 +63,7 @@ def _api_command(args: argparse.Namespace) -> int:
             app, host=settings.api_listen.host, port=settings.api_listen.port,
             proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS, access_log=False,
-            log_level=settings.log_level, server_header=False)
+            log_level=settings.log_level, server_header=False, http=JsonErrorH11Protocol)
     finally:
         store.close()
     return 0

@@ -14,6 +14,7 @@ import httpx
 import uvicorn
 
 from router.api import ApiOptions
+from router.api.server import JsonErrorH11Protocol
 from router.api.webhook import Backoff
 from router.location.msag import MsagImport, parse_msag_files
 from router.settings import Settings, load_settings
@@ -55,6 +56,7 @@ class ApiServer:
 
     def __post_init__(self) -> None:
         config = uvicorn.Config(self.app, log_level="warning", lifespan="on",
+                                http=JsonErrorH11Protocol,
                                 proxy_headers=False, timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run,
@@ -106,3 +108,27 @@ def wss(**changes: str) -> dict[str, str]:
     return {"country": "US", "house_number": "301", "street": "E Laramie St",
             "city": "White Sulphur Springs", "state": "MT", "postal_code": "59645",
             **changes}
+
+
+ERROR_TYPES = frozenset({
+    "invalid_request", "unauthenticated", "forbidden", "not_found", "method_not_allowed",
+    "conflict", "emergency_settings_incomplete", "request_too_large", "validation_error",
+    "service_unavailable", "internal_error"})
+"""docs/api.md's `error.type` values (`router.api.errors.ErrorType`)."""
+
+
+def assert_error_shape(body: Any) -> None:
+    """`body` is exactly `{"error": {"type", "message", "fields": [{"field", "code",
+    "message", "suggestions"}]}}` with a documented type (docs/api.md, "Errors")."""
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    error = body["error"]
+    assert isinstance(error, dict) and set(error) == {"type", "message", "fields"}, body
+    assert error["type"] in ERROR_TYPES, body
+    assert isinstance(error["message"], str) and error["message"], body
+    assert isinstance(error["fields"], list), body
+    for item in error["fields"]:
+        assert isinstance(item, dict), body
+        assert set(item) == {"field", "code", "message", "suggestions"}, body
+        assert all(isinstance(item[k], str) for k in ("field", "code", "message")), body
+        assert isinstance(item["suggestions"], list), body
+        assert all(isinstance(s, str) for s in item["suggestions"]), body

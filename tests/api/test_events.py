@@ -32,6 +32,10 @@ class Stream:
             frame[key or "comment"] = value.removeprefix(" ")
         raise AssertionError("stream ended")
 
+    def next_frame(self) -> dict[str, str]:
+        """The next frame, whatever it carries (an event or a keep-alive comment)."""
+        return self._frame()
+
     def next_event(self) -> dict[str, Any]:
         """The next frame with an event (keep-alive comments skipped)."""
         while True:

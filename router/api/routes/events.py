@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Final
 
 import anyio.to_thread
 import structlog
@@ -43,27 +43,45 @@ _SSE_DOC = {
 }
 
 
+LAST_EVENT_ID_PATTERN: Final = r"^[0-9]{0,19}$"
+"""An `id` this stream sent: ASCII digits only (`str.isdigit` also accepts "²", which `int()`
+refuses, and Arabic-Indic digits, which it reads), at most 19 of them; `MAX_SEQ` bounds the
+value, so no number reaches the database's driver as an OverflowError."""
+
+MAX_SEQ: Final = 2**63 - 1
+"""The largest `events.seq` either engine holds (SQLite INTEGER, PostgreSQL BIGINT)."""
+
+
 @router.get("/events", response_class=StreamingResponse, responses=_SSE_DOC)
 async def events(
     request: Request, who: Caller, s: Deps,
-    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+    last_event_id: Annotated[str | None, Header(
+        alias="Last-Event-ID", pattern=LAST_EVENT_ID_PATTERN,
+        description="The last `id` received: the stream resumes after it")] = None,
     types: Annotated[str | None, Query(
         max_length=200, description="Comma list of event types to receive (default: all): "
                                     + ", ".join(PUBLIC_EVENT_TYPES))] = None,
 ) -> StreamingResponse:
     """Stream events as they happen (administrators: the whole account; users: their own)."""
     wanted = _types(types)
-    if last_event_id is not None and last_event_id.strip():
-        if not last_event_id.strip().isdigit():
-            raise ApiError(400, ErrorType.INVALID_REQUEST, "Last-Event-ID must be an event id "
-                           "from this stream (a number)",
-                           (FieldError("Last-Event-ID", "invalid", "not a number"),))
-        after = int(last_event_id.strip())
+    if last_event_id:
+        after = _resume_after(last_event_id)
     else:
         after = await anyio.to_thread.run_sync(latest_seq, s.store, who.account_id)
     return StreamingResponse(
         _stream(request, who, s, after, wanted), media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _resume_after(text: str) -> int:
+    """The sequence number to resume after (the header matched the pattern), or 400."""
+    after = int(text)
+    if after > MAX_SEQ:
+        raise ApiError(400, ErrorType.INVALID_REQUEST,
+                       "Last-Event-ID must be an event id from this stream",
+                       (FieldError("Last-Event-ID", "out_of_range",
+                                   f"larger than the largest event id ({MAX_SEQ})"),))
+    return after
 
 
 def _types(text: str | None) -> tuple[str, ...]:
