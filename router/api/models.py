@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -30,6 +30,7 @@ from router.location.model import (
 )
 
 Language = Literal["en", "es", "fr"]
+LANGUAGES: tuple[str, ...] = get_args(Language)
 CallbackPreferenceName = Literal["own", "account"]
 
 Text = Annotated[str, Field(max_length=256)]
@@ -73,7 +74,10 @@ class CallbackIn(_In):
                                            "words), at most 40", examples=["Acme Support"])
     number: Text = Field(description="A US or Canadian number in any common form; stored "
                                      "as E.164", examples=["+14065473911"])
-    language: Language = Field(description="The language the PSAP should use to call back")
+    # Checked by the route, not by pydantic, so that a bad language is reported together
+    # with the other fields' errors (issue 18); the document still says which values.
+    language: Annotated[Text, WithJsonSchema({"type": "string", "enum": list(LANGUAGES)})] = (
+        Field(description="The language the PSAP should use to call back"))
 
 
 def _no_default(schema: dict[str, Any]) -> None:

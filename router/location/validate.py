@@ -21,6 +21,11 @@ Decisions a 9-1-1 system has to make here:
 - An ESN conflict in the MSAG (overlapping ranges, different ESNs) does not make an existing
   address unsavable: the result is valid, carries no ESN, and says `esn_conflict` with the
   candidates, unless the ZIP picks exactly one of them.
+- The postal code stored (and sent to the PSAP in the PIDF-LO) never contradicts the MSAG
+  range: a ZIP of none of the covering rows is replaced by the rows' one ZIP (warning naming
+  both) or refused (several ZIPs, or a Canadian FSA that cannot make a whole postal code).
+- Every field's own error comes back in one answer; only the MSAG stages wait for clean
+  fields.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -79,6 +84,7 @@ class IssueCode(StrEnum):
     BAD_POSTAL_CODE = "bad_postal_code"
     BAD_PLUS4 = "bad_plus4"
     POSTAL_CODE_PROVINCE_MISMATCH = "postal_code_province_mismatch"
+    POSTAL_CODE_NOT_IN_MSAG = "postal_code_not_in_msag"
     # Errors: not a place help can be sent to.
     PO_BOX = "po_box"
     GENERAL_DELIVERY = "general_delivery"
@@ -99,7 +105,7 @@ class IssueCode(StrEnum):
     STREET_SPLIT = "street_split"
     CITY_CORRECTED = "city_corrected"
     CITY_FROM_POSTAL_CODE = "city_from_postal_code"
-    POSTAL_CODE_DIFFERS = "postal_code_differs"
+    POSTAL_CODE_CORRECTED = "postal_code_corrected"
     SIMILAR_STREET = "similar_street"
     ESN_CONFLICT = "esn_conflict"
     ESN_RESOLVED_BY_POSTAL_CODE = "esn_resolved_by_postal_code"
@@ -318,6 +324,22 @@ def _check_fields(raw: AddressInput, issues: list[FieldIssue]) -> _Fields | None
     return _Fields(country, state, postal_code, plus4, zip_key)
 
 
+def _check_required(raw: AddressInput, f: _Fields | None, issues: list[FieldIssue]) -> bool:
+    """Street and city, reported with the other fields' errors (the MSAG stages would find
+    them missing only after everything before them passed). The city may be empty when the
+    postal code names its community. True if either is missing."""
+    missing = False
+    if not raw.street.strip():
+        issues.append(FieldIssue("street", IssueCode.REQUIRED,
+                                 "street is required: the street name, e.g. \"E Laramie St\""))
+        missing = True
+    if not raw.city.strip() and (f is None or not f.zip_key):
+        issues.append(FieldIssue("city", IssueCode.REQUIRED,
+                                 "city is required (the city or town of the address)"))
+        missing = True
+    return missing
+
+
 def _check_ca_postal(text: str, province: str, issues: list[FieldIssue]) -> str:
     match = _CA_POSTAL.fullmatch(text)
     compact = text.replace(" ", "")
@@ -408,7 +430,16 @@ _BOX_MESSAGES: Final[dict[IssueCode, str]] = {
 }
 
 _HOUSE_NUMBER: Final = re.compile(r"0*(\d{1,8})(?: ?-? ?([A-Z]|1/2|1/4|3/4|½|¼|¾))?")
-_CA_UNIT_CIVIC: Final = re.compile(r"([0-9A-Z]{1,6}) ?- ?0*(\d{1,8})")
+_CA_UNIT_CIVIC: Final = re.compile(
+    r"(?:(?P<designator>[^\W\d_]+) +)?(?P<hash># *)?(?P<unit>[0-9A-Z]{1,6}) *(?P<sep>-| ) *"
+    r"0*(?P<civic>\d{1,8})")
+"""Canada Post's unit-civic form, cleaned: "10-24", "10 - 24", "APT 10 24", "#10-24",
+"SUITE 10-24". Without a designator or '#' the hyphen is required ("10 24" says nothing)."""
+_UNIT_CIVIC_DESIGNATORS: Final = frozenset(
+    word for word, code in SECONDARY_UNITS.items()
+    if code not in {"FL", "RM", "BLDG", "BSMT", "FRNT", "LBBY", "LOWR", "REAR", "SIDE", "UPPR"})
+"""Designators that name a unit with an identifier (APT, SUITE, UNIT, APP, BUREAU...): a
+floor, room or building is not what Canada Post writes before the civic number."""
 _FRACTIONS: Final[dict[str, str]] = {"½": "1/2", "¼": "1/4", "¾": "3/4"}
 
 
@@ -417,6 +448,48 @@ class _HouseNumber:
     number: int
     suffix: str
     unit: str = ""
+    """The unit of a unit-civic number, with its designator: "UNIT 10", "APT 10", "# 10"."""
+
+    def label(self) -> str:
+        return f"{self.number} {self.suffix}" if self.suffix else str(self.number)
+
+
+@dataclass(frozen=True, slots=True)
+class _UnitCivic:
+    unit: str
+    civic: int
+
+
+def _read_unit_civic(text: str) -> _UnitCivic | None:
+    """A cleaned "10-24" / "APT 10 24" as unit "UNIT 10" / "APT 10" at civic number 24."""
+    match = _CA_UNIT_CIVIC.fullmatch(text)
+    if match is None:
+        return None
+    designator, hashed, unit = match.group("designator"), match.group("hash"), match.group(
+        "unit")
+    if designator is not None and designator not in _UNIT_CIVIC_DESIGNATORS:
+        return None
+    if designator is None and hashed is None and match.group("sep") != "-":
+        return None
+    if designator is not None:
+        label = f"{SECONDARY_UNITS[designator]} {unit}"
+    else:
+        label = f"# {unit}" if hashed is not None else f"UNIT {unit}"
+    return _UnitCivic(label, int(match.group("civic")))
+
+
+def _unit_civic_from_street(raw: AddressInput) -> AddressInput | None:
+    """Canada: an empty house_number and a street line that starts with the unit-civic form
+    ("10-24 Sussex Dr", "Apt 10 24 Sussex Dr") -> that form moved to house_number. A lone
+    leading number is not moved: MSAG names may start with one ("71 RANCH RD")."""
+    if raw.house_number.strip():
+        return None
+    tokens = _clean(raw.street).split()
+    for size in range(1, min(4, len(tokens) - 1) + 1):
+        if _read_unit_civic(" ".join(tokens[:size])) is not None:
+            return replace(raw, house_number=" ".join(tokens[:size]),
+                           street=" ".join(tokens[size:]))
+    return None
 
 
 def _check_house_number(raw: AddressInput, country: str,
@@ -434,10 +507,11 @@ def _check_house_number(raw: AddressInput, country: str,
     if match:
         suffix = match.group(2) or ""
         return _HouseNumber(int(match.group(1)), _FRACTIONS.get(suffix, suffix))
-    unit_civic = _CA_UNIT_CIVIC.fullmatch(text) if country == "CA" else None
+    unit_civic = _read_unit_civic(text) if country == "CA" else None
     if unit_civic:
-        # Canada Post writes the unit first: "210-123 SUSSEX DR" is unit 210 at number 123.
-        return _HouseNumber(int(unit_civic.group(2)), "", unit_civic.group(1))
+        # Canada Post writes the unit first: "210-123 SUSSEX DR" is unit 210 at number 123
+        # (Canada Post Addressing Guidelines, civic addresses with a unit).
+        return _HouseNumber(unit_civic.civic, "", unit_civic.unit)
     issues.append(FieldIssue(
         "house_number", IssueCode.BAD_HOUSE_NUMBER,
         f"house_number {raw.house_number.strip()!r} is not a building number; use digits "
@@ -1030,15 +1104,27 @@ def parse_street2(text: str) -> Secondary:
 
 def validate_address(raw: AddressInput, index: MsagIndex) -> ValidationResult:
     """Validate one address against the MSAG index (pure; p50 about 0.2 ms, see
-    docs/benchmarks.md)."""
+    docs/benchmarks.md).
+
+    Every field's own problems (characters, required, format, mail-only, house number) are
+    reported together; the MSAG stages run only once those are all clean, because they read
+    several fields at a time.
+    """
     errors = _check_characters(raw)
-    if errors:
-        return _invalid(errors, [])
+    refused = frozenset(e.field for e in errors)
+    country = _COUNTRIES.get(_clean(raw.country), "")
+    typed = raw
+    if country == "CA" and "street" not in refused and "house_number" not in refused:
+        raw = _unit_civic_from_street(raw) or raw
     warnings: list[FieldIssue] = []
-    f = _check_fields(raw, errors)
-    dispatchable = _check_dispatchable(raw, errors)
-    house = _check_house_number(raw, f.country if f else "", errors) if dispatchable else None
-    if f is None or house is None or not dispatchable:
+    field_errors: list[FieldIssue] = []
+    f = _check_fields(raw, field_errors)
+    missing = _check_required(raw, f, field_errors)
+    dispatchable = _check_dispatchable(raw, field_errors)
+    house = _check_house_number(raw, country, field_errors) if dispatchable else None
+    # A field refused for its characters is not judged again on content it cannot have.
+    errors += [e for e in field_errors if e.field not in refused]
+    if refused or missing or f is None or house is None or not dispatchable:
         return _invalid(errors, warnings)
     if not index.has_state(f.country, f.state):
         errors.append(FieldIssue(
@@ -1056,20 +1142,20 @@ def validate_address(raw: AddressInput, index: MsagIndex) -> ValidationResult:
     msag = _msag_match(resolution, warnings, f)
     row = resolution.row or match.covering[0]
     _similar_streets(match.hit, index, warnings)
-    if row.zip and f.zip_key and row.zip != f.zip_key and resolution.resolved_by != "zip":
-        warnings.append(FieldIssue(
-            "postal_code", IssueCode.POSTAL_CODE_DIFFERS,
-            f"postal code {f.postal_code} differs from the MSAG's {row.zip} for this range; "
-            "the address is valid for 9-1-1, check the postal code for mail", (row.zip,)))
+    postal = _msag_postal_code(f, house, match, errors, warnings)
+    if postal is None:
+        return _invalid(errors, warnings)
     secondary = parse_street2(" ".join(p for p in (raw.street2.strip(), match.moved_to_street2)
                                        if p))
     unit = secondary.unit
     if house.unit:
-        unit = unit or f"UNIT {house.unit}"
+        unit = unit or house.unit
+        moved = raw is not typed
         warnings.append(FieldIssue(
-            "house_number", IssueCode.UNIT_FROM_HOUSE_NUMBER,
-            f"{raw.house_number.strip()} read as unit {house.unit} at number {house.number} "
-            "(Canada Post unit-civic form)"))
+            "street" if moved else "house_number", IssueCode.UNIT_FROM_HOUSE_NUMBER,
+            f"{raw.house_number}{' at the start of street' if moved else ''} read as "
+            f"{house.unit} at civic number {house.label()} (Canada Post's unit-civic form: "
+            "the unit comes first)"))
     pre, name, street_type, post = match.hit.street
     civic = CivicAddress(
         country=f.country, state=f.state, street_name=name, house_number=str(house.number),
@@ -1077,10 +1163,72 @@ def validate_address(raw: AddressInput, index: MsagIndex) -> ValidationResult:
         house_number_suffix=house.suffix, prefix_directional=pre, street_suffix=street_type,
         post_directional=post, location_info=secondary.location_info, floor=secondary.floor,
         unit=unit, room=secondary.room, building=secondary.building,
-        postal_code=f.postal_code, plus4=f.plus4,
+        postal_code=postal[0], plus4=postal[1],
         postal_community=row.postal_community or postal_city,
     )
     return ValidationResult(ValidationStatus.VALID, civic, msag, (), tuple(warnings))
+
+
+def _msag_postal_code(f: _Fields, house: _HouseNumber, match: _StreetMatch,
+                      errors: list[FieldIssue],
+                      warnings: list[FieldIssue]) -> tuple[str, str] | None:
+    """The (postal_code, plus4) to store, or None (an error was added).
+
+    The PIDF-LO's PC element (RFC 5139) goes to the PSAP, which may use it to check or plot
+    the address, so it must not contradict the MSAG range the address validated in (the
+    issue 18 finding: "250 E Main St, Prattville, AL 94105" kept San Francisco's ZIP). The
+    MSAG decides, as it does for everything else in a 9-1-1 address: rows without a ZIP say
+    nothing; a ZIP of any covering row is kept; otherwise one MSAG ZIP replaces the typed
+    one (warning naming both), and several (an ESN conflict) or a Canadian FSA alone (no full
+    postal code to put in its place) are refused with what the MSAG has."""
+    known: dict[str, str] = {}
+    for row in match.covering:
+        if row.zip:
+            known.setdefault(_postal_key(row.zip, f.country), row.zip)
+    if not known or f.zip_key in known:
+        return f.postal_code, f.plus4
+    where = f"{house.label()} {_label(match.hit.street)} in {match.hit.community[2]}"
+    what = "ZIP code" if f.country == "US" else "postal code"
+    keys = tuple(sorted(known))
+    if len(keys) == 1:
+        corrected = _full_postal_code(known[keys[0]], f.country)
+        if corrected:
+            message = (f"postal code {f.postal_code} is not the MSAG's for {where}; the MSAG "
+                       f"says {corrected}, so {corrected} is used")
+            if f.plus4:
+                message += (f"; the ZIP+4 add-on {f.plus4} was for {f.postal_code} and is "
+                            "dropped")
+            warnings.append(FieldIssue("postal_code", IssueCode.POSTAL_CODE_CORRECTED, message,
+                                       (corrected,)))
+            return corrected, ""
+        errors.append(FieldIssue(
+            "postal_code", IssueCode.POSTAL_CODE_NOT_IN_MSAG,
+            f"postal code {f.postal_code} is not in the MSAG's area for {where} ({keys[0]}); "
+            f"enter the address's {what}", keys))
+        return None
+    errors.append(FieldIssue(
+        "postal_code", IssueCode.POSTAL_CODE_NOT_IN_MSAG,
+        f"postal code {f.postal_code} is not one of the MSAG's for {where} "
+        f"({', '.join(keys)}); enter the address's {what}", keys))
+    return None
+
+
+def _postal_key(value: str, country: str) -> str:
+    """What an MSAG zip cell is compared on: the 5-digit ZIP, or the Canadian FSA (the
+    extracts carry FSAs; a full code's last three characters are finer than a range)."""
+    compact = value.replace(" ", "").replace("-", "").upper()
+    return compact[:5] if country == "US" else compact[:3]
+
+
+def _full_postal_code(value: str, country: str) -> str:
+    """An MSAG zip cell as a postal code to store ("36067", "K1M 1M4"), or "" when the cell
+    is not a whole one (a Canadian FSA, a malformed cell)."""
+    text = _clean(value)
+    if country == "US":
+        match = _ZIP.fullmatch(text)
+        return match.group(1) if match else ""
+    match = _CA_POSTAL.fullmatch(text)
+    return f"{match.group(1)} {match.group(2)}" if match else ""
 
 
 def _similar_streets(hit: _Hit, index: MsagIndex, warnings: list[FieldIssue]) -> None:

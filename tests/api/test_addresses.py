@@ -112,8 +112,8 @@ def test_invalid_address_is_422_with_suggestions_and_nothing_stored(
     missing = phone.post(ADDRESSES, json={"country": "US", "label": "x"})
     assert missing.status_code == 422
     assert [(f["field"], f["code"]) for f in missing.json()["error"]["fields"]] == [
-        ("state", "required"), ("postal_code", "required"),
-        ("house_number", "missing_house_number")]
+        ("state", "required"), ("postal_code", "required"), ("street", "required"),
+        ("city", "required"), ("house_number", "missing_house_number")]
     assert phone.get(ADDRESSES).json() == {"data": [], "has_more": False}
 
 
@@ -154,7 +154,7 @@ KIFF_OVERLAPPING_TEXT = (
     "street_type,post_dir,low,high,parity,esn,exchange,psap_id,effective_date,expire_date,"
     "source\n"
     "A,US,MT,MEAGHER,RINGLING,RINGLING,59642,,KIFF,RD,,1,199,O,00120,,PSAP-A,,,test\n"
-    "B,US,MT,BROADWATER,RINGLING,RINGLING,59644,,KIFF,RD,,101,299,O,00140,,PSAP-B,,,test\n"
+    "B,US,MT,BROADWATER,RINGLING,RINGLING,59642,,KIFF,RD,,101,299,O,00140,,PSAP-B,,,test\n"
 )
 
 
@@ -181,6 +181,7 @@ def test_address_in_an_esn_conflict_is_saved_without_an_esn(
     created = wait_for_201(admin, "/v1/users/1001/emergency-addresses", address)
     body = created.json()
     assert (body["address"]["esn"], body["address"]["msag_id"]) == ("", "")
+    assert body["address"]["postal_code"] == "59642"  # both rows' ZIP, not the typed 59645
     conflict = [w for w in body["warnings"] if w["code"] == "esn_conflict"]
     assert len(conflict) == 1
     assert conflict[0]["suggestions"] == ["ESN 00120 (A)", "ESN 00140 (B)"]

@@ -41,10 +41,19 @@ def test_address_outside_the_overlap_gets_its_esn(index: MsagIndex) -> None:
         "A", "00120", "range")
 
 
-def test_overlap_with_a_zip_of_both_rows_is_valid_without_esn(index: MsagIndex) -> None:
-    """151 Kiff Rd with a ZIP that matches neither row alone: valid, no ESN, esn_conflict
+@pytest.fixture(scope="module")
+def index_one_zip() -> MsagIndex:
+    """The same overlap with both rows in ZIP 59642: the ZIP cannot pick an ESN."""
+    parsed = parse_msag_csv(OVERLAPPING.replace(",59644,", ",59642,"))
+    assert parsed.ok
+    return MsagIndex.from_rows(parsed.rows)
+
+
+def test_overlap_with_a_zip_of_both_rows_is_valid_without_esn(
+        index_one_zip: MsagIndex) -> None:
+    """151 Kiff Rd with the ZIP both overlapping rows carry: valid, no ESN, esn_conflict
     naming both candidates."""
-    result = validate_address(kiff("151", "59645"), index)
+    result = validate_address(kiff("151", "59642"), index_one_zip)
     assert result.status is ValidationStatus.VALID
     assert result.normalized is not None and result.normalized.county == ""
     msag = result.msag
@@ -52,14 +61,22 @@ def test_overlap_with_a_zip_of_both_rows_is_valid_without_esn(index: MsagIndex) 
     assert (msag.msag_id, msag.esn, msag.psap_id, msag.resolved_by) == ("", "", "", "")
     assert (msag.low, msag.high, msag.parity) == (101, 199, "O")
     assert msag.conflicts == (EsnCandidate("A", "00120", "PSAP-A", "59642", 2),
-                              EsnCandidate("B", "00140", "PSAP-B", "59644", 3))
+                              EsnCandidate("B", "00140", "PSAP-B", "59642", 3))
     codes = [w.code.value for w in result.warnings]
     assert "esn_conflict" in codes
     conflict = result.warnings[codes.index("esn_conflict")]
     assert conflict.suggestions == ("ESN 00120 (A)", "ESN 00140 (B)")
     assert result.to_json()["msag"]["conflicts"] == [
         {"msag_id": "A", "esn": "00120", "psap_id": "PSAP-A", "zip": "59642", "line": 2},
-        {"msag_id": "B", "esn": "00140", "psap_id": "PSAP-B", "zip": "59644", "line": 3}]
+        {"msag_id": "B", "esn": "00140", "psap_id": "PSAP-B", "zip": "59642", "line": 3}]
+
+
+def test_overlap_with_a_zip_of_neither_row_is_refused(index: MsagIndex) -> None:
+    """151 Kiff Rd in 59645: neither overlapping row's ZIP, so no ZIP the MSAG vouches for
+    could be stored: refused, offering both (either also resolves the ESN)."""
+    result = validate_address(kiff("151", "59645"), index)
+    assert [(e.field, e.code.value, e.suggestions) for e in result.errors] == [
+        ("postal_code", "postal_code_not_in_msag", ("59642", "59644"))]
 
 
 @pytest.mark.parametrize(("postal_code", "msag_id", "esn"), [
@@ -79,4 +96,5 @@ def test_even_side_is_not_in_the_overlap(index: MsagIndex) -> None:
     result = validate_address(kiff("150", "59645"), index)
     assert result.msag is not None
     assert (result.msag.msag_id, result.msag.esn) == ("C", "00120")
-    assert [w.code.value for w in result.warnings] == ["postal_code_differs"]
+    assert [w.code.value for w in result.warnings] == ["postal_code_corrected"]
+    assert result.normalized is not None and result.normalized.postal_code == "59642"

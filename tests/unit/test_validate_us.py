@@ -253,11 +253,13 @@ def test_empty_city_is_taken_from_the_zip(index: MsagIndex) -> None:
     assert ("city", "city_from_postal_code") in warning_codes(result)
 
 
-def test_zip_that_differs_from_the_msag_row_is_a_warning(index: MsagIndex) -> None:
-    """The MSAG ZIP is informational: a different ZIP warns, it does not refuse."""
+def test_zip_that_differs_from_the_msag_row_is_corrected(index: MsagIndex) -> None:
+    """The MSAG decides the ZIP stored (and sent to the PSAP): a different one is replaced
+    by the range's, with a warning (issue 18)."""
     result = check(index, wss(postal_code="59642"))
     assert result.status is ValidationStatus.VALID
-    assert ("postal_code", "postal_code_differs") in warning_codes(result)
+    assert ("postal_code", "postal_code_corrected") in warning_codes(result)
+    assert result.normalized is not None and result.normalized.postal_code == "59645"
 
 
 def test_street_found_in_another_community_says_which(index: MsagIndex) -> None:

@@ -19,6 +19,7 @@ from router.api.checks import check_callback_number, check_contacts, check_displ
 from router.api.deps import Caller, Deps
 from router.api.errors import ApiError, FieldError, enable_refused, error_responses, invalid
 from router.api.models import (
+    LANGUAGES,
     EmergencySettingsIn,
     EmergencySettingsOut,
     FieldIssueOut,
@@ -74,9 +75,14 @@ def put_emergency_settings(body: EmergencySettingsIn, who: Caller,
                                                    body.callback.display_name)
             number, number_errors = check_callback_number("callback.number",
                                                           body.callback.number)
-            errors.extend(name_errors + number_errors)
-            if not name_errors and not number_errors:
-                callback = Callback(name, number, body.callback.language)
+            language = body.callback.language
+            language_errors = [] if language in LANGUAGES else [FieldError(
+                "callback.language", "literal_error",
+                f"callback.language must be one of {', '.join(LANGUAGES)} (got {language!r})",
+                LANGUAGES)]
+            errors.extend(name_errors + number_errors + language_errors)
+            if not name_errors and not number_errors and not language_errors:
+                callback = Callback(name, number, language)
         changes["callback"] = callback
     if "enabled" in sent and body.enabled is None:
         errors.append(FieldError("enabled", "invalid", "enabled must be true or false"))
