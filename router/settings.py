@@ -297,6 +297,14 @@ def _parse_path(name: str, value: str) -> Path:
     return Path(_parse_str(name, value))
 
 
+KAMAILIO_CTL_SOCKET_NAME = "kamailio.ctl"
+"""Kamailio's control socket, in E911_KAMAILIO_RUN_DIR (kamailio.cfg.tmpl's `ctl` modparam)."""
+UNIX_SOCKET_PATH_MAX_BYTES = 103
+"""The longest Unix socket path that binds everywhere: sockaddr_un.sun_path holds 104 bytes
+on BSD and macOS (108 on Linux), the terminating NUL included. Past Linux's limit Kamailio stops
+at startup (`init_unix_sock: name too long`)."""
+
+
 _VARS: tuple[_Var, ...] = (
     _Var("E911_SIP_LISTEN", "127.0.0.1:5060", _parse_host_port),
     _Var("E911_SIP_TRANSPORTS", "udp,tcp", lambda n, v: _parse_transports(n, v)),
@@ -311,7 +319,6 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_TRUNK_TEST", "", _parse_optional_sip_uris),
     _Var("E911_TRUNK_OUTBOUND", "sip:127.0.0.1:5073", _parse_sip_uri),
     _Var("E911_TRUNK_TIMEOUT_SECONDS", "4", _parse_positive_float),
-    _Var("E911_LOCATE_TIMEOUT_MS", "50", _parse_int_range(1, 5000)),
     _Var("E911_NORMAL_CALL_MODE", "redirect", _parse_enum(NormalCallMode)),
     _Var("E911_ANNOUNCE_MODE", "early", _parse_enum(AnnounceMode)),
     _Var("E911_ANNOUNCE_OVERFLOW", "shed", _parse_enum(AnnounceOverflow)),
@@ -413,7 +420,6 @@ class Settings:
     """933 trunk list; defaults to `trunk_psap`."""
     trunk_outbound: str
     trunk_timeout_seconds: float
-    locate_timeout_ms: int
     normal_call_mode: NormalCallMode
     announce_mode: AnnounceMode
     announce_overflow: AnnounceOverflow
@@ -505,6 +511,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     settings = Settings(**kwargs)
     _check_dialplan(settings)
     _check_front(settings)
+    _check_kamailio_run_dir(settings)
     return settings
 
 
@@ -522,6 +529,22 @@ def _check_dialplan(settings: Settings) -> None:
         name = names.get(exc.field or "",
                          "E911_ACCESS_PREFIXES/E911_EXTRA_EMERGENCY_NUMBERS/E911_EXTENSION_DIGITS")
         raise SettingsError(f"{name}: {exc}") from None
+
+
+def _check_kamailio_run_dir(settings: Settings) -> None:
+    """Kamailio's control socket path must fit a Unix socket address; a relative run directory
+    counts from where the router starts, as Kamailio's does."""
+    if settings.front is Front.NONE:
+        return
+    run_dir = settings.kamailio_run_dir
+    socket_path = run_dir.resolve() / KAMAILIO_CTL_SOCKET_NAME
+    length = len(os.fsencode(socket_path))
+    if length > UNIX_SOCKET_PATH_MAX_BYTES:
+        raise SettingsError(
+            f"E911_KAMAILIO_RUN_DIR={run_dir}: Kamailio's control socket there ({socket_path}) "
+            f"would be {length} bytes long; a Unix socket path must be at most "
+            f"{UNIX_SOCKET_PATH_MAX_BYTES}: choose a shorter directory (an absolute path such "
+            f"as /run/e911-kamailio)")
 
 
 def _check_front(settings: Settings) -> None:

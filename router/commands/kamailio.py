@@ -15,7 +15,12 @@ from pathlib import Path
 
 from router.kamailio.front import FrontConfig, front_config
 from router.kamailio.render import check, render, write
-from router.settings import Settings, SettingsError, load_settings_from_environment
+from router.settings import (
+    KAMAILIO_CTL_SOCKET_NAME,
+    Settings,
+    SettingsError,
+    load_settings_from_environment,
+)
 
 EXIT_CONFIG = 2
 
@@ -64,7 +69,7 @@ def kamcmd_binary(settings: Settings) -> str:
 
 def ctl_socket(settings: Settings) -> Path:
     """The front's ctl socket (kamailio.cfg.tmpl's `ctl` modparam): stats and htable RPCs."""
-    return settings.kamailio_run_dir.resolve() / "kamailio.ctl"
+    return settings.kamailio_run_dir.resolve() / KAMAILIO_CTL_SOCKET_NAME
 
 
 def _command(args: argparse.Namespace) -> int:
