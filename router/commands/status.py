@@ -2,9 +2,10 @@
 
 Read from the running router's endpoint (`E911_METRICS_LISTEN`, `/status.json`: children,
 slots, trunk probes, the store change each worker's location view has applied, calls in the
-last hour, the outbox) and from the store (911/933 call
-records of the last hour, which survive a restart of the router). The first lines say what
-needs attention, if anything.
+last hour, the outbox) and then from the store (911/933 call records of the last hour, which
+survive a restart of the router, and the store's `change_seq`: the endpoint's own figure is
+up to 5 s old while the workers' views poll every 0.5 s, so it could show the store behind
+the workers). The first lines say what needs attention, if anything.
 
 Exit codes: 0 nothing needs attention; 1 something does (the router is not answering, no
 emergency trunk is up, a 911 call failed in the last hour, notifications are stuck, the store
@@ -143,13 +144,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
-def _records_last_hour(database_url: str, now: datetime) -> dict[tuple[str, str], int]:
+def _read_store(database_url: str, now: datetime) -> tuple[dict[tuple[str, str], int], int]:
+    """The last hour's 911/933 records by class and outcome, and the store's change_seq now."""
     from router.location.store import open_store
     from router.records.store import RecordStore
 
     store = open_store(database_url, migrate=False)
     try:
-        return RecordStore(store).summary_since(now - timedelta(hours=1))
+        return RecordStore(store).summary_since(now - timedelta(hours=1)), store.change_seq()
     finally:
         store.close()
 
@@ -168,10 +170,14 @@ def _status_command(args: argparse.Namespace) -> int:
         status: dict[str, Any] | None = fetch_status(url)
     except (OSError, ValueError):
         status = None
-    try:
-        records_hour = _records_last_hour(settings.database_url, now)
+    store_seq: int | None = None
+    try:  # after the endpoint: the store is then at or past every view the workers reported
+        records_hour, store_seq = _read_store(settings.database_url, now)
     except Exception:  # the screen still shows what the router said
         records_hour = {}
+    views = status.get("location_views") if status is not None else None
+    if store_seq is not None and isinstance(views, dict):
+        views["store_change_seq"] = store_seq
     if args.json:
         print(json.dumps({"status": status, "records_last_hour": [
             {"call_class": c, "outcome": o, "calls": n} for (c, o), n in records_hour.items()],
