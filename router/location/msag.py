@@ -171,7 +171,10 @@ class MsagImport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        """No errors and at least one row: an extract with no rows would leave nothing to
+        validate against (the parser reports it as `no_rows`; an `MsagImport` built by hand
+        with no rows is refused by `Store.replace_msag` all the same)."""
+        return not self.errors and bool(self.rows)
 
     def report_lines(self) -> list[str]:
         """Human-readable report: one line per error and per overlap."""
@@ -205,7 +208,7 @@ def parse_msag_csv(path_or_text: str | Path, *, source_name: str = "") -> MsagIm
                           message=f"not UTF-8 (byte {exc.start}); save the file as UTF-8")
         return MsagImport(rows=(), errors=(issue,), overlaps=(), source_name=name,
                           sha256=digest)
-    rows, errors, ignored = _parse_text(text)
+    rows, errors, ignored = _parse_text(text, name)
     overlaps = find_overlaps(rows)
     return MsagImport(rows=tuple(rows), errors=tuple(errors), overlaps=overlaps,
                       source_name=name, sha256=digest, ignored_columns=ignored)
@@ -261,12 +264,49 @@ class _CsvSyntaxError(Exception):
         self.detail = detail
 
 
-def _parse_text(text: str) -> tuple[list[MsagRow], list[MsagIssue], tuple[str, ...]]:
+_FORBIDDEN_IN_CELL: Final = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u2069\ufeff]"
+)
+"""Characters no MSAG value contains: C0 and C1 controls (NUL truncates C strings and
+PostgreSQL refuses it in text) and the invisible or bidirectional formatting characters the
+address validator refuses too (docs/address-validation.md, stage 1), which would make a
+stored street display differently from what it is. Tab, CR and LF are CSV's own (a quoted
+cell may span lines) and become single spaces like any other run of whitespace."""
+
+_CHAR_NAMES: Final[dict[str, str]] = {"\x00": "NUL", "\x1b": "ESC"}
+
+
+def _forbidden_cell(line: int, record: Sequence[str], names: Sequence[str] | None
+                    ) -> MsagIssue | None:
+    """The first cell of `record` holding a forbidden character, as an issue (or None);
+    `names` are the header's column names, None when `record` is the header itself."""
+    for position, cell in enumerate(record):
+        bad = _FORBIDDEN_IN_CELL.search(cell)
+        if bad is None:
+            continue
+        char = bad.group()
+        label = _CHAR_NAMES.get(char, f"U+{ord(char):04X}")
+        column = names[position] if names is not None and position < len(names) else ""
+        where = ("the header row " if names is None
+                 else f"{column} " if column else f"field {position + 1} ")
+        return MsagIssue(line, "forbidden_character",
+                         f"{where}contains {label}, a control or formatting character no "
+                         "MSAG value has; fix the export (is the file binary or "
+                         "truncated?)", column=column)
+    return None
+
+
+def _parse_text(text: str, name: str
+                ) -> tuple[list[MsagRow], list[MsagIssue], tuple[str, ...]]:
     errors: list[MsagIssue] = []
     rows: list[MsagRow] = []
     records = _records(text)
     try:
         header_line, header = next(records, (1, []))
+        header_issue = _forbidden_cell(header_line, header, None)
+        if header_issue is not None:
+            return [], [header_issue], ()
         header = [h.strip().lower() for h in header]
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if not header:
@@ -284,9 +324,16 @@ def _parse_text(text: str) -> tuple[list[MsagRow], list[MsagIssue], tuple[str, .
         ignored = tuple(h for h in header if h not in COLUMNS)
         positions = {name: header.index(name) for name in COLUMNS if name in header}
         seen_ids: dict[str, int] = {}
+        data_records = 0
         for line, record in records:
+            forbidden = _forbidden_cell(line, record, header)
+            if forbidden is not None:
+                data_records += 1
+                errors.append(forbidden)
+                continue
             if not record or all(not cell.strip() for cell in record):
                 continue
+            data_records += 1
             if len(record) != len(header):
                 errors.append(MsagIssue(line, "bad_field_count",
                                         f"{len(record)} fields, header has {len(header)}"))
@@ -303,6 +350,12 @@ def _parse_text(text: str) -> tuple[list[MsagRow], list[MsagIssue], tuple[str, .
             errors.extend(row_errors)
             if row is not None and not row_errors:
                 rows.append(row)
+        if not data_records:
+            # A header alone would replace the MSAG with nothing: every address would then
+            # fail `not_in_msag` and no new 911 location could be saved.
+            errors.append(MsagIssue(header_line + 1, "no_rows",
+                                    f"{name} has a header but no data rows; an import would "
+                                    "leave no MSAG to validate addresses against"))
     except _CsvSyntaxError as exc:
         errors.append(MsagIssue(exc.line, "bad_csv", f"CSV syntax error: {exc.detail}"))
         ignored = ()
@@ -310,6 +363,8 @@ def _parse_text(text: str) -> tuple[list[MsagRow], list[MsagIssue], tuple[str, .
 
 
 _ESN: Final = re.compile(r"[0-9A-Z]{3,5}")
+_ASCII_DIGITS: Final = re.compile(r"[0-9]+")
+"""Not `str.isdigit()`, which takes "²" (then `int()` raises) and Arabic-Indic digits."""
 _STATE: Final[Mapping[str, Mapping[str, str]]] = {"US": US_STATES, "CA": CA_PROVINCES}
 
 
@@ -335,7 +390,7 @@ def _row(line: int, values: dict[str, str]) -> tuple[MsagRow | None, list[MsagIs
     numbers: dict[str, int] = {}
     for name in ("low", "high"):
         raw = values.get(name, "")
-        if raw and not raw.isdigit():
+        if raw and not _ASCII_DIGITS.fullmatch(raw):
             bad("bad_integer", name, f"{name} {raw!r} is not a whole non-negative number")
         elif raw:
             numbers[name] = int(raw)
