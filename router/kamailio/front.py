@@ -17,6 +17,10 @@ from router.settings import Front, HostPort, IPNetwork, Settings
 RETRY_AFTER_SECONDS = 5
 """RFC 3261 s20.33 Retry-After on the front's own 503s (the workers use the same value)."""
 
+DIALOG_TIMEOUT_SECONDS = 12 * 3600
+"""How long the front keeps a dialog whose BYE it never saw: in-dialog requests after that get
+481. Longer than any call (an emergency call may stay up for hours)."""
+
 KAMAILIO_LOG_LEVELS = {"debug": 3, "info": 1, "warning": 0, "error": -1}
 """E911_LOG_LEVEL -> Kamailio `debug`. `info` maps to NOTICE: per-call INFO lines at 1,000
 calls/s would cost more than the calls."""

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from router.kamailio.front import RETRY_AFTER_SECONDS, FrontConfig
+from router.kamailio.front import DIALOG_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS, FrontConfig
 from router.settings import IPNetwork
 
 TEMPLATE = Path(__file__).with_name("kamailio.cfg.tmpl")
@@ -109,6 +109,7 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "route_cache_on": "1 == 1" if front.route_cache_seconds > 0 else "0 == 1",
         "route_cache_seconds": str(front.route_cache_seconds),
         "route_cache_half": str(max(1, front.route_cache_seconds // 2)),
+        "dialog_timeout": str(DIALOG_TIMEOUT_SECONDS),
     }
 
 
