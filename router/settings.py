@@ -311,6 +311,7 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_TRUSTED_PEERS", "127.0.0.0/8,::1/128", _parse_networks),
     _Var("E911_DEVICE_IP_HEADER", "X-E911-Device-IP", _parse_header_name),
     _Var("E911_PBX_PEERS", "127.0.0.0/8,::1/128", _parse_networks),
+    _Var("E911_DEVICE_IP_REQUIRED", "false", _parse_bool),
     _Var("E911_ACCESS_PREFIXES", _ALL_DIGITS, _parse_digit_strings),
     _Var("E911_EXTRA_EMERGENCY_NUMBERS", "", _parse_digit_strings),
     _Var("E911_EXTENSION_DIGITS", "2-6", _parse_extension_digits),
@@ -347,11 +348,16 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_KAMAILIO_WORKER_TIMEOUT_MS", "1000", _parse_int_range(100, 32000)),
     _Var("E911_KAMAILIO_WORKER_CPS", "400", _parse_int_range(1, 100000)),
     _Var("E911_KAMAILIO_SOURCE_LIMIT", "60", _parse_int_range(0, 1000000)),
+    _Var("E911_KAMAILIO_TCP_MAX_CONNECTIONS", "8192", _parse_int_range(64, 1000000)),
+    _Var("E911_KAMAILIO_TCP_IDLE_SECONDS", "5", _parse_int_range(1, 3600)),
+    _Var("E911_KAMAILIO_TCP_LIFETIME_SECONDS", "600", _parse_int_range(1, 86400)),
     _Var("E911_KAMAILIO_REMOTE_WORKERS", "", _parse_optional_sip_uris),
     _Var("E911_KAMAILIO_ROUTE_CACHE_SECONDS", "60", _parse_int_range(0, 3600)),
     _Var("E911_KAMAILIO_EMERGENCY_WORKERS", "auto",
          lambda n, v: _parse_emergency_workers(n, v)),
     _Var("E911_RECORD_RETENTION_DAYS", "2555", _parse_int_range(1, 36500)),
+    _Var("E911_RECORDS_KEY", "", lambda n, v: _parse_records_key(n, v)),
+    _Var("E911_RECORDS_KEY_FILE", "var/records.key", _parse_path),
     _Var("E911_LOG_LEVEL", "info", lambda n, v: _parse_log_level(n, v)),
     _Var("E911_LOG_FORMAT", "auto", _parse_enum(LogFormat)),
 )
@@ -391,6 +397,15 @@ def _emergency_workers(requested: int | None, workers: int) -> int:
     return requested
 
 
+def _parse_records_key(name: str, value: str) -> str:
+    key = _parse_str(name, value)
+    if key and len(key) < 32:
+        # Never echo the value: it is a secret (issue 13, finding 9).
+        raise SettingsError(f"{name}: needs at least 32 characters (e.g. `openssl rand -hex "
+                            f"32`), or leave it empty to use E911_RECORDS_KEY_FILE")
+    return key
+
+
 def _parse_log_level(name: str, value: str) -> str:
     level = value.strip().lower()
     if level not in ("debug", "info", "warning", "error"):
@@ -410,6 +425,10 @@ class Settings:
     """Header a trusted PBX fills with the device's own IP ("" disables)."""
     pbx_peers: tuple[IPNetwork, ...]
     """Peers whose `device_ip_header` we believe."""
+    device_ip_required: bool
+    """A PBX peer's INVITE without a readable `device_ip_header` has no known device (never
+    the peer's own address): set by `run` for workers behind the front, which always sends it
+    (issue 13)."""
     access_prefixes: tuple[str, ...]
     extra_emergency_numbers: tuple[str, ...]
     extension_min_digits: int
@@ -454,6 +473,13 @@ class Settings:
     """Non-emergency INVITEs a second Kamailio offers each worker (emergency calls exempt)."""
     kamailio_source_limit: int
     """Requests per 2 s from one direct (non-PBX) sender before pike blocks it; 0: off."""
+    kamailio_tcp_max_connections: int
+    """SIP/TCP connections the front holds at once (Kamailio tcp_max_connections)."""
+    kamailio_tcp_idle_seconds: int
+    """How long a TCP connection may stay silent until a trusted peer's first complete
+    message on it (and an untrusted one's connection after its 403): then it is closed."""
+    kamailio_tcp_lifetime_seconds: int
+    """How long a trusted peer's (or a dialog's) TCP connection may stay silent."""
     kamailio_remote_workers: tuple[str, ...]
     """Workers on other hosts (SIP URIs) the front also dispatches to."""
     kamailio_route_cache_seconds: int
@@ -463,6 +489,10 @@ class Settings:
     """The last this many local workers take only 911/933 from the front (their own dispatcher
     set, tried first for emergency calls); `auto` resolved: 1 when E911_WORKERS >= 3, else 0."""
     record_retention_days: int
+    records_key: str = field(repr=False)
+    """The call records' chain key (HMAC-SHA256, router/records/key.py); "" = the key file."""
+    records_key_file: Path
+    """Where the key is read from when `records_key` is empty (created by `run` if missing)."""
     log_level: str
     log_format: LogFormat
 

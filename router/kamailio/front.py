@@ -53,6 +53,11 @@ class FrontConfig:
     source_limit: int
     """pike: requests per 2 s from one direct sender; 0 = no per-sender limit."""
     children: int
+    tcp_max_connections: int
+    tcp_idle_seconds: int
+    """Lifetime of a TCP connection until a trusted peer's complete message (issue 13)."""
+    tcp_lifetime_seconds: int
+    """Lifetime of a trusted peer's (or a dialog's) TCP connection."""
     route_cache_seconds: int
     """E911_KAMAILIO_ROUTE_CACHE_SECONDS: 0 turns the route cache off."""
     run_dir: Path
@@ -117,6 +122,9 @@ def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
         rate_limit_cps=settings.kamailio_worker_cps * len(workers),
         source_limit=settings.kamailio_source_limit,
         children=settings.kamailio_children,
+        tcp_max_connections=settings.kamailio_tcp_max_connections,
+        tcp_idle_seconds=settings.kamailio_tcp_idle_seconds,
+        tcp_lifetime_seconds=settings.kamailio_tcp_lifetime_seconds,
         route_cache_seconds=settings.kamailio_route_cache_seconds,
         run_dir=run_dir,
         debug_level=KAMAILIO_LOG_LEVELS.get(settings.log_level, 1),

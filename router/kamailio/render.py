@@ -110,6 +110,7 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "route_cache_seconds": str(front.route_cache_seconds),
         "route_cache_half": str(max(1, front.route_cache_seconds // 2)),
         "dialog_timeout": str(DIALOG_TIMEOUT_SECONDS),
+        "tcp_lifetime_seconds": str(front.tcp_lifetime_seconds),
     }
 
 
@@ -123,7 +124,15 @@ def _listen_lines(front: FrontConfig) -> str:
     host = _uri_host(front.listen.host)
     lines = [f"listen=udp:{host}:{front.listen.port}"]
     if "tcp" in front.transports:
-        lines.append(f"listen=tcp:{host}:{front.listen.port}")
+        lines += [
+            f"listen=tcp:{host}:{front.listen.port}",
+            "# SIP/TCP (issue 13): a connection lives E911_KAMAILIO_TCP_IDLE_SECONDS without a",
+            "# trusted peer's complete message (route TCP_LIFETIME lengthens it after one), so",
+            "# silent connections cannot hold the slots; one open file per connection.",
+            f"tcp_max_connections={front.tcp_max_connections}",
+            f"tcp_connection_lifetime={front.tcp_idle_seconds}",
+            f"open_files_limit={front.tcp_max_connections + 1024}",
+        ]
     else:
         lines.append("disable_tcp=yes")
     return "\n".join(lines)
