@@ -39,6 +39,8 @@ from router.metrics import (
     outcome_label,
     status_class,
 )
+from router.records.heads import DEFAULT_HEAD_LOG, HeadLog
+from router.records.key import RecordKey
 from router.records.model import CallRecord, record_from_outcome
 from router.records.store import RecordStore, StoreLike
 from router.records.writer import DEFAULT_SPOOL_DIR, RecordSpool, RecordWriter
@@ -234,9 +236,12 @@ class WorkerObservers:
 
     @classmethod
     def for_store(cls, store: StoreLike, *, port: int, retention_days: int,
-                  spool_dir: Path = DEFAULT_SPOOL_DIR) -> WorkerObservers:
-        writer = RecordWriter(RecordStore(store), RecordSpool(spool_dir),
-                              retention_days=retention_days)
+                  key: RecordKey | None, spool_dir: Path = DEFAULT_SPOOL_DIR,
+                  head_log: Path = DEFAULT_HEAD_LOG) -> WorkerObservers:
+        """`key` None (unusable key): records wait in the spool, calls go on."""
+        records = RecordStore(store, key, retention_days=retention_days,
+                              head_log=HeadLog(head_log))
+        writer = RecordWriter(records, RecordSpool(spool_dir), retention_days=retention_days)
         return cls(port, writer)
 
     def timed(self, view: LocationLookup) -> TimedView:

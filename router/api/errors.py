@@ -138,6 +138,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflicts with stored state",
         413: "Request body too large",
         422: "Invalid fields",
+        503: "A service this needs is not available (e.g. the records key)",
     }
     return {s: {"model": ErrorModel, "description": descriptions[s]} for s in statuses}
 

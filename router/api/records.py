@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from router.api.auth import require_admin
 from router.api.deps import Caller, Deps
 from router.api.errors import ApiError, ErrorType, FieldError, error_responses
+from router.records.audit import RecordKeyError, audit
 from router.records.export import record_json
 from router.records.store import RecordStore
 
@@ -87,15 +88,23 @@ async def list_call_records(
     return JSONResponse({"records": await anyio.to_thread.run_sync(read)})
 
 
-@router.get("/verify", response_class=JSONResponse, responses=error_responses(401, 403))
+@router.get("/verify", response_class=JSONResponse,
+            responses=error_responses(401, 403, 503))
 async def verify_call_records(who: Caller, s: Deps) -> JSONResponse:
-    """Walk the hash chain: intact, or the first broken record and why."""
+    """Walk the chain with the records key, against the store's head and this host's head
+    log: intact, or the first broken record and why (router/records/audit.py). 503 when the
+    records key is missing or is not the chain's."""
     require_admin(who)
-    verdict = await anyio.to_thread.run_sync(RecordStore(s.store).verify)
+    try:
+        report = await anyio.to_thread.run_sync(audit, s.store, s.settings)
+    except RecordKeyError as exc:
+        raise ApiError(503, ErrorType.UNAVAILABLE, f"cannot verify the records: {exc}") from None
+    verdict = report.verdict
     broken = verdict.broken
     return JSONResponse({
-        "intact": verdict.ok, "records": verdict.checked, "last_seq": verdict.last_seq,
-        "last_hash": verdict.last_hash,
+        "intact": report.ok, "records": verdict.checked, "last_seq": verdict.last_seq,
+        "last_hash": verdict.last_hash, "keyed": verdict.keyed, "legacy": verdict.legacy,
+        "heads_checked": verdict.heads_checked, "forged_heads": list(report.forged_heads),
         "first_broken": None if broken is None else {
             "seq": broken.seq, "id": broken.id, "reason": broken.reason},
     })

@@ -12,7 +12,7 @@ from typing import Any
 
 from router.settings import Settings, SettingsError, load_settings_from_environment
 
-_SECRET_FIELDS = {"admin_tokens", "smtp_url", "webhook_secret"}
+_SECRET_FIELDS = {"admin_tokens", "smtp_url", "webhook_secret", "records_key"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -50,7 +50,8 @@ def worker_environment(settings: Settings, address: HostPort) -> tuple[tuple[str
     env = [("E911_SIP_LISTEN", str(address)), ("E911_WORKERS", "1"), ("E911_FRONT", "none")]
     if settings.front is Front.KAMAILIO:
         peers = ",".join(str(n) for n in front_peers(settings))
-        env += [("E911_TRUSTED_PEERS", peers), ("E911_PBX_PEERS", peers)]
+        env += [("E911_TRUSTED_PEERS", peers), ("E911_PBX_PEERS", peers),
+                ("E911_DEVICE_IP_REQUIRED", "yes")]  # the front always sends it (issue 13)
     return tuple(env)
 
 
@@ -125,6 +126,15 @@ def _run_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings.log_level, settings.log_format.value)
+    # The call records' chain key, made on the first start when none is given (issue 13):
+    # here, once, before the workers that append with it (router/records/key.py).
+    from router.records.key import RecordKeyError, records_key
+
+    try:
+        records_key(settings, create=True)
+    except RecordKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     has_api = importlib.util.find_spec("router.commands.api") is not None
     has_sender = importlib.util.find_spec("router.commands.notify") is not None
     try:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 import structlog
 
 from router.location.view import LocationView
-from router.settings import SettingsError, load_settings_from_environment
+from router.settings import Settings, SettingsError, load_settings_from_environment
+
+if TYPE_CHECKING:
+    from router.records.key import RecordKey
 
 EXIT_CONFIG = 2
 
@@ -57,7 +61,8 @@ def _worker_command(args: argparse.Namespace) -> int:
     # Metrics, call records and the slot gauge: docs/observability.md.
     config = WorkerConfig.from_settings(settings, port=args.port)
     observers = WorkerObservers.for_store(store, port=config.port,
-                                          retention_days=settings.record_retention_days)
+                                          retention_days=settings.record_retention_days,
+                                          key=_records_key(settings))
     try:
         router = CallRouter(settings.dialplan_config(), observers.timed(view),
                             RoutingPolicy.from_settings(settings))
@@ -70,6 +75,19 @@ def _worker_command(args: argparse.Namespace) -> int:
         recorder.stop()
         view.stop()
         store.close()
+
+
+def _records_key(settings: Settings) -> RecordKey | None:
+    """The call records' key; None when unusable: records then wait in the spool (logged),
+    and the worker still takes calls (a record never costs a call)."""
+    from router.records.key import RecordKeyError, records_key
+
+    try:
+        return records_key(settings, create=True)
+    except RecordKeyError as exc:
+        structlog.get_logger("router.commands.worker").error(
+            "e911.records.key_unavailable", reason=str(exc))
+        return None
 
 
 def _first_load(view: LocationView) -> None:

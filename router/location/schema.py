@@ -287,6 +287,8 @@ notifications = sa.Table(
     sa.Column("invite_at", UtcDateTime, nullable=False),
     sa.Column("recorded_at", UtcDateTime, nullable=False),
     sa.Column("via_spool", sa.Boolean, nullable=False),
+    # 0009: the account's E911 was off at the call (the e-mail says so, issue 18).
+    sa.Column("e911_disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("notifications_by_account", "account_id", "invite_at"),
 )
 
@@ -351,8 +353,9 @@ webhook_cursors = sa.Table(
 """0005: the last event delivered to each webhook URL (router/api/webhook.py)."""
 
 # --- call records (migration 0006; router/records, docs/observability.md) -------------------
-# Append-only and hash-chained; triggers refuse UPDATE (except pruning the PIDF-LO body) and
-# DELETE. No foreign key to `accounts`: a record is evidence that outlives the account.
+# Append-only and hash-chained (keyed from 0008); triggers refuse UPDATE (except pruning the
+# PIDF-LO body once `retain_until` has passed) and DELETE. No foreign key to `accounts`: a
+# record is evidence that outlives the account.
 
 call_records = sa.Table(
     "call_records",
@@ -385,6 +388,10 @@ call_records = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("path", sa.String(16), nullable=False, server_default=""),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    # 0008: 1 = SHA-256 link (records before 0008), 2 = HMAC-SHA256 with the records key.
+    sa.Column("chain_version", sa.Integer, nullable=False, server_default="1"),
+    # 0008: the PIDF-LO body may be pruned from then on (triggers refuse it before).
+    sa.Column("retain_until", UtcDateTime, nullable=True),
     sa.Index("call_records_by_invite", "invite_at"),
     sa.Index("call_records_by_call_id", "sip_call_id"),
 )
@@ -395,6 +402,9 @@ call_record_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False, server_default=""),
+    sa.Column("chain_id", sa.String(32), nullable=False, server_default=""),
     sa.CheckConstraint("id = 1", name="call_record_head_single_row"),
 )
-"""The last record's seq and hash: the lock appenders take, and what `verify` ends on."""
+"""The last record's seq and hash: the lock appenders take, and what `verify` ends on; 0008
+adds the id of the key that extends the chain and the chain's own id (router/records)."""

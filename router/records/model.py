@@ -144,3 +144,9 @@ class ChainedRecord:
     prev_hash: str
     hash: str
     pidf_pruned_at: datetime | None = None
+    retain_until: datetime | None = None
+    """When the PIDF-LO body may be pruned: the INVITE time plus the retention period in force
+    when the record joined the chain (hashed from chain version 2 on)."""
+    version: int = 2
+    """How `hash` was made: 2 = HMAC-SHA256 with the records key; 1 = plain SHA-256 (records
+    written before migration 0008). `router.records.chain`."""

@@ -7,6 +7,14 @@ this transaction commits; on SQLite the store's write transactions start with
 `BEGIN IMMEDIATE`, which takes the database's write lock up front. Inside the lock the new
 record gets `seq = head.seq + 1` and `prev_hash = head.hash`, so the chain never forks.
 Appending is idempotent on the record id: a spooled record imported twice is stored once.
+
+Appending needs the records key (`router.records.key`): each record is linked with an HMAC.
+The head row also names the chain (`chain_id`, random, made by migration 0008) and the key
+that extends it (`key_id`, set by the first keyed append): an appender holding another key is
+refused (`RecordKeyMismatch`; the writer keeps the record in its spool) instead of forking the
+chain. After each append the new head goes to the head log and the structured log
+(`router.records.heads`). Each record gets `retain_until` (its INVITE time plus the retention
+period), hashed with it; the store's triggers refuse pruning its PIDF-LO body before then.
 """
 
 from __future__ import annotations
@@ -14,14 +22,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from router.location import schema
-from router.records.chain import Verdict, link, verify
+from router.records.chain import LoggedHead, Verdict, link, verify
+from router.records.heads import HeadLog, head_fields, record_head
+from router.records.key import RecordKey, RecordKeyError
 from router.records.model import CallRecord, ChainedRecord, TrunkTry
 
 R = schema.call_records
@@ -30,14 +40,34 @@ N = schema.notifications
 D = schema.notification_deliveries
 
 READ_BATCH = 1000
+DEFAULT_RETENTION_DAYS = 2555
+"""E911_RECORD_RETENTION_DAYS' default (7 years); also what migration 0008 gives records
+written before it."""
 
 # Built once: an append runs for every 911, and building these per call costs CPU.
-_LOCK_HEAD = sa.select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+_HEAD_COLUMNS = (HEAD.c.seq, HEAD.c.hash, HEAD.c.key_id, HEAD.c.chain_id)
+_LOCK_HEAD = sa.select(*_HEAD_COLUMNS).where(HEAD.c.id == 1).with_for_update()
 _SELECT_BY_IDS = sa.select(R).where(R.c.id.in_(sa.bindparam("ids", expanding=True)))
 _INSERT = R.insert()
 _MOVE_HEAD = HEAD.update().where(HEAD.c.id == 1).values(
     seq=sa.bindparam("new_seq", type_=sa.BigInteger),
-    hash=sa.bindparam("new_hash", type_=sa.String))
+    hash=sa.bindparam("new_hash", type_=sa.String),
+    key_id=sa.bindparam("new_key_id", type_=sa.String))
+
+
+class RecordKeyMismatch(RecordKeyError):
+    """The chain is keyed with another key than this appender's or verifier's."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHeadRow:
+    """`call_record_head`: the last link, the chain's id and the key extending it."""
+
+    seq: int
+    hash: str
+    key_id: str
+    """"" until the first keyed append."""
+    chain_id: str
 
 
 class StoreLike(Protocol):
@@ -59,10 +89,22 @@ class NotificationOutcome:
 
 
 class RecordStore:
-    """Safe to share between threads (one engine pool)."""
+    """Safe to share between threads (one engine pool). `key` is needed to append and to
+    verify; reading works without it."""
 
-    def __init__(self, store: StoreLike) -> None:
+    def __init__(self, store: StoreLike, key: RecordKey | None = None, *,
+                 retention_days: int = DEFAULT_RETENTION_DAYS,
+                 head_log: HeadLog | None = None) -> None:
         self._engine = store.engine
+        self._key = key
+        self._retention = timedelta(days=retention_days)
+        self._head_log = head_log
+
+    def _need_key(self) -> RecordKey:
+        if self._key is None:
+            raise RecordKeyError("no records key: set E911_RECORDS_KEY or "
+                                 "E911_RECORDS_KEY_FILE (docs/observability.md, the key)")
+        return self._key
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -93,9 +135,15 @@ class RecordStore:
         fails nothing is written."""
         if not records:
             return []
+        key = self._need_key()
         recorded_at = now or datetime.now(UTC)
         with self._write() as conn:
-            head = conn.execute(_LOCK_HEAD).one()
+            head = _head_row(conn.execute(_LOCK_HEAD).one())
+            if head.key_id and head.key_id != key.key_id:
+                raise RecordKeyMismatch(
+                    f"the record chain is keyed with key id {head.key_id}, this process has "
+                    f"key id {key.key_id} ({key.source}): give every host the same "
+                    f"E911_RECORDS_KEY")
             chained: dict[str, ChainedRecord] = {
                 row.id: _chained_from(row)
                 for row in conn.execute(_SELECT_BY_IDS, {"ids": [r.id for r in records]})
@@ -103,35 +151,59 @@ class RecordStore:
             prev = None
             if head.seq:
                 # `link` reads only the previous link's seq and hash.
-                prev = ChainedRecord(int(head.seq), recorded_at, records[0], "", str(head.hash))
+                prev = ChainedRecord(head.seq, recorded_at, records[0], "", head.hash)
             rows = []
+            last: ChainedRecord | None = None
             for record in records:
                 if record.id in chained:
                     continue
-                prev = link(prev, recorded_at, record)
+                prev = link(prev, recorded_at, record, key=key, chain_id=head.chain_id,
+                            retain_until=record.invite_at + self._retention)
                 chained[record.id] = prev
                 rows.append(_row_of(prev))
             if rows:
                 assert prev is not None
+                last = prev
                 conn.execute(_INSERT, rows)
-                conn.execute(_MOVE_HEAD, {"new_seq": prev.seq, "new_hash": prev.hash})
+                conn.execute(_MOVE_HEAD, {"new_seq": last.seq, "new_hash": last.hash,
+                                          "new_key_id": key.key_id})
+        if last is not None:  # committed
+            record_head(self._head_log,
+                        head_fields(key, head.chain_id, last.seq, last.hash, recorded_at))
         return [chained[r.id] for r in records]
 
-    def prune_bodies(self, before: datetime, *, now: datetime | None = None) -> int:
-        """Drop the PIDF-LO body of records whose INVITE came before `before` (the retention
-        period, E911_RECORD_RETENTION_DAYS); their hashes stay. Returns how many."""
+    def prune_bodies(self, now: datetime | None = None) -> int:
+        """Drop the PIDF-LO body of records whose retention date (`retain_until`: the INVITE
+        time plus E911_RECORD_RETENTION_DAYS when recorded) has passed, by `now` and by the
+        database's clock alike (the triggers judge by the database's); their hashes stay.
+        Returns how many."""
+        when = now or datetime.now(UTC)
         with self._write() as conn:
             return int(conn.execute(
-                R.update().where(R.c.invite_at < before, R.c.pidf_lo.is_not(None))
-                .values(pidf_lo=None, pidf_pruned_at=now or datetime.now(UTC))
+                R.update().where(R.c.pidf_lo.is_not(None), R.c.pidf_pruned_at.is_(None),
+                                 R.c.retain_until <= when,
+                                 R.c.retain_until <= sa.func.current_timestamp())
+                .values(pidf_lo=None, pidf_pruned_at=when)
             ).rowcount)
+
+    def log_head(self, now: datetime | None = None) -> ChainHeadRow:
+        """Write the store's current head to the head log and the structured log (the writer
+        does so at start and regularly, so a head is logged even when no call comes)."""
+        key = self._need_key()
+        head = self.chain_head()
+        record_head(self._head_log, head_fields(key, head.chain_id, head.seq, head.hash,
+                                                now or datetime.now(UTC)))
+        return head
 
     # -- reading ------------------------------------------------------------------------
 
     def head(self) -> tuple[int, str]:
+        head = self.chain_head()
+        return head.seq, head.hash
+
+    def chain_head(self) -> ChainHeadRow:
         with self._read() as conn:
-            row = conn.execute(sa.select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1)).one()
-        return int(row.seq), str(row.hash)
+            return _head_row(conn.execute(sa.select(*_HEAD_COLUMNS).where(HEAD.c.id == 1)).one())
 
     def count(self) -> int:
         with self._read() as conn:
@@ -174,10 +246,25 @@ class RecordStore:
         with self._read() as conn:
             return [_chained_from(r) for r in conn.execute(query).all()]
 
-    def verify(self) -> Verdict:
-        """Check the whole chain and its head (docs/observability.md, "Call records")."""
-        head = self.head()
-        return verify(self.iter_chain(), head=head)
+    def verify(self, *, logged: Sequence[LoggedHead] = (), now: datetime | None = None
+               ) -> Verdict:
+        """Check the whole chain against the key, the store's head and the `logged` heads
+        (docs/observability.md, "Call records"). Raises `RecordKeyMismatch` when the chain is
+        keyed with another key (every keyed record would fail: say so once)."""
+        key = self._need_key()
+        head = self.chain_head()
+        if head.key_id and head.key_id != key.key_id:
+            raise RecordKeyMismatch(f"the record chain is keyed with key id {head.key_id}; "
+                                    f"the key given ({key.source}) has key id {key.key_id}")
+        return verify(self.iter_chain(), key=key, chain_id=head.chain_id,
+                      now=now or datetime.now(UTC), head=(head.seq, head.hash), logged=logged)
+
+    def logged_heads(self) -> tuple[tuple[LoggedHead, ...], tuple[str, ...]]:
+        """This chain's heads in this store's head log, and the lines the key does not sign."""
+        if self._head_log is None:
+            return (), ()
+        found = self._head_log.read(self._need_key(), self.chain_head().chain_id)
+        return found.heads, found.forged
 
     def notifications(self, sip_call_ids: list[str]) -> dict[str, list[NotificationOutcome]]:
         """Notification outcomes from the outbox, by the caller's Call-ID (the join key both
@@ -223,7 +310,8 @@ def _row_of(item: ChainedRecord) -> dict[str, Any]:
         "location_id": r.location_id, "location_source": r.location_source,
         "callback_number": r.callback_number, "pidf_sha256": r.pidf_sha256,
         "pidf_lo": r.pidf_lo, "pidf_pruned_at": item.pidf_pruned_at, "path": r.path,
-        "prev_hash": item.prev_hash, "hash": item.hash,
+        "prev_hash": item.prev_hash, "hash": item.hash, "chain_version": item.version,
+        "retain_until": item.retain_until,
     }
 
 
@@ -240,4 +328,8 @@ def _chained_from(row: Row[Any]) -> ChainedRecord:
         pidf_sha256=row.pidf_sha256, pidf_lo=row.pidf_lo, path=row.path,
     )
     return ChainedRecord(int(row.seq), row.recorded_at, record, row.prev_hash, row.hash,
-                         row.pidf_pruned_at)
+                         row.pidf_pruned_at, row.retain_until, int(row.chain_version))
+
+
+def _head_row(row: Any) -> ChainHeadRow:
+    return ChainHeadRow(int(row.seq), str(row.hash), str(row.key_id), str(row.chain_id))

@@ -1,7 +1,9 @@
 """The worker's side of call records: `submit` on the SIP thread (a queue put: no I/O, never
 blocks, never raises), and a thread that appends each record to the store, or to the local
 spool (`var/spool/records/<id>.json`) when the store does not answer, and imports the spool
-once the store is back. It also prunes PIDF-LO bodies past the retention period.
+once the store is back. It also prunes PIDF-LO bodies past their retention date, and writes
+the chain's head outside the store (`RecordStore.log_head`) when it starts and every
+`HEAD_INTERVAL_SECONDS`, besides the head each append writes.
 
 The thread writes what is queued in batches: it waits for one record, takes every record
 already queued behind it (up to `BATCH_LIMIT`) and appends them in one transaction (one
@@ -26,6 +28,7 @@ from typing import Any, Protocol
 import structlog
 
 from router.metrics import CALL_RECORDS
+from router.records.key import RecordKeyError
 from router.records.model import CallRecord, ChainedRecord, TrunkTry
 from router.spool import JsonSpool, take_batch
 
@@ -34,6 +37,7 @@ log = structlog.get_logger("router.records.writer")
 DEFAULT_SPOOL_DIR = Path("var/spool/records")
 IMPORT_INTERVAL_SECONDS = 2.0
 PRUNE_INTERVAL_SECONDS = 3600.0
+HEAD_INTERVAL_SECONDS = 3600.0
 BATCH_LIMIT = 200
 """At most this many queued records in one transaction."""
 _STOP = object()
@@ -47,7 +51,9 @@ class RecordSink(Protocol):
     def append_many(self, records: Sequence[CallRecord], *, now: datetime | None = None
                     ) -> list[ChainedRecord]: ...
 
-    def prune_bodies(self, before: datetime, *, now: datetime | None = None) -> int: ...
+    def prune_bodies(self, now: datetime | None = None) -> int: ...
+
+    def log_head(self, now: datetime | None = None) -> object: ...
 
 
 # -- the spool -------------------------------------------------------------------------------
@@ -114,6 +120,7 @@ class RecordWriter:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         import_interval_seconds: float = IMPORT_INTERVAL_SECONDS,
         prune_interval_seconds: float = PRUNE_INTERVAL_SECONDS,
+        head_interval_seconds: float = HEAD_INTERVAL_SECONDS,
     ) -> None:
         self._sink = sink
         self._spool = spool
@@ -121,6 +128,7 @@ class RecordWriter:
         self._clock = clock
         self._import_interval = import_interval_seconds
         self._prune_interval = prune_interval_seconds
+        self._head_interval = head_interval_seconds
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._submitted = 0
         self._handled = 0
@@ -168,6 +176,7 @@ class RecordWriter:
     def _run(self) -> None:
         next_import = 0.0
         next_prune = 0.0
+        next_head = 0.0
         while True:
             try:
                 item = self._queue.get(timeout=self._import_interval)
@@ -186,6 +195,9 @@ class RecordWriter:
             if now >= next_prune:
                 next_prune = now + self._prune_interval
                 self._guarded(self.prune)
+            if now >= next_head:
+                next_head = now + self._head_interval
+                self._guarded(self.log_head)
 
     def _write_queued(self, first: CallRecord) -> bool:
         """Write `first` and the records already queued behind it (up to `BATCH_LIMIT`) as
@@ -235,6 +247,10 @@ class RecordWriter:
         try:
             chained = self._sink.append(record, now=self._clock())
         except Exception as exc:
+            if isinstance(exc, RecordKeyError):
+                # No key, or another key than the chain's: the record waits in the spool
+                # (imported once the key is right) rather than fork the chain.
+                log.error("e911.record.key_refused", record_id=record.id, reason=str(exc))
             self._to_spool(record, type(exc).__name__)
             return
         self._written(record, chained)
@@ -275,10 +291,15 @@ class RecordWriter:
             log.info("e911.record.imported", record_id=item.id, seq=chained.seq)
         return imported
 
+    def log_head(self) -> int:
+        """Write the chain's current head to the head log and the structured log."""
+        self._sink.log_head(self._clock())
+        return 1
+
     def prune(self) -> int:
-        """Drop PIDF-LO bodies older than the retention period (hashes stay)."""
+        """Drop PIDF-LO bodies whose retention date has passed (hashes stay)."""
         now = self._clock()
-        pruned = self._sink.prune_bodies(now - self._retention, now=now)
+        pruned = self._sink.prune_bodies(now)
         if pruned:
             log.info("e911.record.bodies_pruned", count=pruned,
                      retention_days=self._retention.days)

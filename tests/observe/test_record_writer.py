@@ -10,9 +10,9 @@ from structlog.testing import capture_logs
 from router.location.store import Store, open_store
 from router.metrics import REGISTRY
 from router.records.model import pidf_sha256
-from router.records.store import RecordStore
 from router.records.writer import RecordSpool, RecordWriter, record_from_json, record_to_json
 from tests.observe.conftest import PIDF, record
+from tests.observe.keyed import keyed
 
 
 def _count(result: str) -> float:
@@ -27,7 +27,7 @@ def test_spool_json_round_trips_every_field() -> None:
 
 def test_submitted_record_is_written_by_the_thread(store: Store, tmp_path: Path) -> None:
     """submit() returns at once; the thread appends and logs e911.record.written."""
-    writer = RecordWriter(RecordStore(store), RecordSpool(tmp_path / "spool"),
+    writer = RecordWriter(keyed(store), RecordSpool(tmp_path / "spool"),
                           retention_days=30)
     before = _count("written")
     writer.start()
@@ -37,7 +37,7 @@ def test_submitted_record_is_written_by_the_thread(store: Store, tmp_path: Path)
             assert writer.flush(10)
     finally:
         writer.stop()
-    assert RecordStore(store).count() == 1
+    assert keyed(store).count() == 1
     assert _count("written") == before + 1
     assert [(e["event"], e["record_id"], e["seq"]) for e in logs
             if e["event"].startswith("e911.record.")] == [("e911.record.written", record(1).id, 1)]
@@ -48,7 +48,7 @@ def test_store_down_spools_then_imports_when_back(tmp_path: Path) -> None:
     caller); once the store answers, the import appends it to the chain and removes the file."""
     spool = RecordSpool(tmp_path / "spool")
     down = open_store("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1", migrate=False)
-    writer = RecordWriter(RecordStore(down), spool, retention_days=30)
+    writer = RecordWriter(keyed(down), spool, retention_days=30)
     before = _count("spooled")
     writer.start()
     try:
@@ -66,12 +66,12 @@ def test_store_down_spools_then_imports_when_back(tmp_path: Path) -> None:
 
     up = open_store(f"sqlite:///{tmp_path}/e911.db")
     try:
-        importer = RecordWriter(RecordStore(up), spool, retention_days=30)
+        importer = RecordWriter(keyed(up), spool, retention_days=30)
         assert importer.import_spool() == 1
         assert spool.count() == 0
-        stored = RecordStore(up).get(record(1).id)
+        stored = keyed(up).get(record(1).id)
         assert stored is not None and stored.record == record(1)
-        assert RecordStore(up).verify().ok
+        assert keyed(up).verify().ok
     finally:
         up.close()
 
@@ -81,7 +81,7 @@ def test_unreadable_spool_file_is_quarantined(tmp_path: Path, store: Store) -> N
     spool = RecordSpool(tmp_path / "spool")
     spool.write(record(1))
     (tmp_path / "spool" / "rec_broken.json").write_text("{", encoding="utf-8")
-    writer = RecordWriter(RecordStore(store), spool, retention_days=30)
+    writer = RecordWriter(keyed(store), spool, retention_days=30)
     with capture_logs() as logs:
         assert writer.import_spool() == 1
     assert (tmp_path / "spool" / "rec_broken.bad").exists()
@@ -91,7 +91,7 @@ def test_unreadable_spool_file_is_quarantined(tmp_path: Path, store: Store) -> N
 
 def test_prune_drops_bodies_older_than_retention(store: Store, tmp_path: Path) -> None:
     """With 30 days' retention, a body from 31 days before `now` goes, the hash stays."""
-    records = RecordStore(store)
+    records = keyed(store, retention_days=30)
     records.append(record(1, pidf_lo=PIDF, pidf_sha256=pidf_sha256(PIDF)))
     now = record(1).invite_at + timedelta(days=31)
     writer = RecordWriter(records, RecordSpool(tmp_path), retention_days=30,

@@ -13,15 +13,15 @@ from router.api import records as records_api
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.store import Store, open_store
 from router.records.model import pidf_sha256
-from router.records.store import RecordStore
 from tests.api.harness import ADMIN_TOKEN, FAST, ApiServer, api_settings, client, serve
 from tests.observe.conftest import CALLBACK, PIDF, record
+from tests.observe.keyed import KEY_TEXT, keyed
 
 
 @pytest.fixture
 def records_api_server(tmp_path: Path) -> Iterator[tuple[ApiServer, Store]]:
     store = open_store(f"sqlite:///{tmp_path}/e911.db")
-    app = create_app(api_settings(), store, options=FAST)
+    app = create_app(api_settings(E911_RECORDS_KEY=KEY_TEXT), store, options=FAST)
     app.include_router(records_api.router)
     server = serve(app)
     yield server, store
@@ -34,7 +34,7 @@ def test_admin_lists_one_record_with_pidf_and_callback(
 ) -> None:
     """The account's records come back oldest first, each with its PIDF-LO and hash."""
     server, store = records_api_server
-    records = RecordStore(store)
+    records = keyed(store)
     records.append(record(1, account_id=DEFAULT_ACCOUNT_ID, pidf_lo=PIDF,
                           pidf_sha256=pidf_sha256(PIDF)))
     records.append(record(2, account_id="acct_other"))
@@ -49,8 +49,8 @@ def test_admin_lists_one_record_with_pidf_and_callback(
         assert one.status_code == 200 and one.json()["hash"] == only["hash"]
         assert admin.get(f"/v1/call-records/{record(2).id}").status_code == 404
         verdict = admin.get("/v1/call-records/verify").json()
-        assert (verdict["intact"], verdict["records"], verdict["first_broken"]) == (
-            True, 2, None)
+        assert (verdict["intact"], verdict["records"], verdict["keyed"],
+                verdict["first_broken"]) == (True, 2, 2, None)
         naive = admin.get("/v1/call-records", params={"from": "2026-03-01T00:00:00"})
         assert naive.status_code == 400
         unix = admin.get("/v1/call-records", params={"to": "0.5"})  # not a Unix time
@@ -72,3 +72,23 @@ def test_user_token_and_no_token_are_refused(
         assert user.get("/v1/call-records/verify").status_code == 403
     with client(server.url) as anon:
         assert anon.get("/v1/call-records").status_code == 401
+
+
+def test_verify_without_the_records_key_answers_503(tmp_path: Path) -> None:
+    """No E911_RECORDS_KEY and no key file: the verdict cannot be computed; 503 in the
+    documented error shape, naming the missing file, never a key."""
+    store = open_store(f"sqlite:///{tmp_path}/e911.db")
+    settings = api_settings(E911_RECORDS_KEY_FILE=str(tmp_path / "missing.key"))
+    app = create_app(settings, store, options=FAST)
+    app.include_router(records_api.router)
+    server = serve(app)
+    try:
+        with client(server.url, ADMIN_TOKEN) as admin:
+            answer = admin.get("/v1/call-records/verify")
+    finally:
+        server.stop()
+        store.close()
+    assert answer.status_code == 503
+    error = answer.json()["error"]
+    assert error["type"] == "service_unavailable"
+    assert "missing.key: no such file" in error["message"]

@@ -14,8 +14,8 @@ import pytest
 
 from router.location.store import open_store
 from router.records.model import pidf_sha256
-from router.records.store import RecordStore
 from tests.observe.conftest import CALLBACK, PIDF, record
+from tests.observe.keyed import KEY_TEXT, keyed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def records_db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path}/e911.db"
     store = open_store(url)
     try:
-        records = RecordStore(store)
+        records = keyed(store)
         records.append(record(1))
         records.append(record(2, pidf_lo=PIDF, pidf_sha256=pidf_sha256(PIDF)))
         records.append(record(3, call_class="emergency_test", outcome="routed_test"))
@@ -37,7 +37,8 @@ def records_db(tmp_path: Path) -> str:
 
 def e911_router(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("E911_")}
-    env.update({"E911_DATABASE_URL": url, "E911_LOG_FORMAT": "json"})
+    env.update({"E911_DATABASE_URL": url, "E911_LOG_FORMAT": "json",
+                "E911_RECORDS_KEY": KEY_TEXT})
     return subprocess.run([sys.executable, "-m", "router", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)
 
@@ -88,7 +89,8 @@ def test_export_json_carries_the_chain_verdict(records_db: str, tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
     assert document["chain"]["intact"] is True
-    assert document["chain"]["head_seq"] == 3
+    assert (document["chain"]["head_seq"], document["chain"]["keyed"],
+            document["chain"]["legacy"]) == (3, 3, 0)
     assert [r["seq"] for r in document["records"]] == [1, 2, 3]
     assert document["records"][2]["call_class"] == "emergency_test"
 
@@ -122,7 +124,7 @@ def test_export_csv_neutralises_formula_cells_and_keeps_them_readable(tmp_path: 
     url = f"sqlite:///{tmp_path}/e911.db"
     store = open_store(url)
     try:
-        RecordStore(store).append(record(1, **FORMULAS))
+        keyed(store).append(record(1, **FORMULAS))
     finally:
         store.close()
     result = e911_router(url, "records", "export", "--format", "csv")
