@@ -140,7 +140,8 @@ def _mail_sink_command(args: argparse.Namespace) -> int:
     try:
         controller.start()
     except (OSError, RuntimeError) as exc:
-        print(f"error: the mail sink cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        print(f"error: the mail sink cannot listen on {host}:{port} ({exc}): is another one "
+              f"running? Stop it, or point E911_SMTP_URL at a free port", file=sys.stderr)
         return EXIT_USAGE
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,0 +1,98 @@
+"""scripts/lib/bootstrap.sh: what the scripts install, how apt is called (the dpkg lock is
+waited for), and that a failure ends with one line saying what failed and what to do. The
+functions run in a real bash; apt-get and dpkg-query are stand-ins on PATH that record their
+arguments (the logic under test is the script's, and no package is installed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOTSTRAP = ROOT / "scripts" / "lib" / "bootstrap.sh"
+# The programs the suite runs (shutil.which / subprocess in tests/) and the scripts use.
+TOOLS_THE_TESTS_RUN = ("sipp", "kamailio", "kamcmd", "promtool", "baresip", "sox", "openssl")
+
+
+def bash(script: str, tmp_path: Path, path_first: Path | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "E911_BOOTSTRAP_LOG": str(tmp_path / "bootstrap.log")}
+    if path_first is not None:
+        env["PATH"] = f"{path_first}:{env['PATH']}"
+    return subprocess.run(["bash", "-c", f'source "{BOOTSTRAP}"; {script}'], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def packages(name: str, tmp_path: Path) -> list[str]:
+    return bash(f'echo "${{{name}[@]}}"', tmp_path).stdout.split()
+
+
+def test_a_failing_step_ends_with_one_line_saying_what_failed_and_what_to_do(
+        tmp_path: Path) -> None:
+    """The step's own output is shown from the log, then the FAILED line; exit 1."""
+    done = bash('run_logged "frobbing the widget" "run: widget --unfrob" '
+                'sh -c "echo widget: jammed >&2; exit 3"', tmp_path)
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[-2:] == [
+        "  | widget: jammed",
+        f"[bootstrap] FAILED: frobbing the widget. run: widget --unfrob (whole output: "
+        f"{tmp_path / 'bootstrap.log'})"]
+    assert "widget: jammed" in (tmp_path / "bootstrap.log").read_text()
+
+
+def test_apt_waits_for_the_dpkg_lock_and_installs_only_what_is_missing(tmp_path: Path) -> None:
+    """Two packages asked, one installed: update once, then install the missing one, both
+    with DPkg::Lock::Timeout=600, each announced on stderr."""
+    stand_ins = tmp_path / "bin"
+    stand_ins.mkdir()
+    calls = tmp_path / "calls"
+    (stand_ins / "apt-get").write_text(f'#!/bin/sh\necho "apt-get $*" >> "{calls}"\n')
+    (stand_ins / "dpkg-query").write_text(
+        '#!/bin/sh\n[ "$3" = have-it ] && printf "install ok installed"\nexit 0\n')
+    for tool in stand_ins.iterdir():
+        tool.chmod(0o755)
+    done = bash("apt_packages have-it want-it; apt_packages want-2", tmp_path, stand_ins)
+    assert done.returncode == 0, done.stderr
+    assert calls.read_text().splitlines() == [
+        "apt-get -o DPkg::Lock::Timeout=600 update -q",
+        "apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends want-it",
+        "apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends want-2",
+    ]
+    assert done.stderr.splitlines() == [
+        "[bootstrap] apt-get update (waits up to 10 min if another apt or dpkg run holds "
+        "the lock)",
+        "[bootstrap] installing Debian packages: want-it (waits up to 10 min for the dpkg lock)",
+        "[bootstrap] installing Debian packages: want-2 (waits up to 10 min for the dpkg lock)",
+    ]
+
+
+def test_scripts_run_installs_a_subset_of_what_scripts_test_installs(tmp_path: Path) -> None:
+    """The quick start's packages are the suite's too (one list each, in bootstrap.sh)."""
+    run, test = packages("RUN_PACKAGES", tmp_path), packages("TEST_PACKAGES", tmp_path)
+    assert run == ["python3.11-venv", "sip-tester", "kamailio"]
+    assert set(run) <= set(test)
+    assert "postgresql" in test
+
+
+def test_every_tool_the_tests_run_comes_from_a_package_scripts_test_installs(
+        tmp_path: Path) -> None:
+    """Each program's Debian package is in TEST_PACKAGES or one of their dependencies, so a
+    fresh machine gets it from ./scripts/test (this machine has them all installed)."""
+    wanted = packages("TEST_PACKAGES", tmp_path)
+    reach = set(wanted)
+    for _ in range(2):  # two levels of Depends: baresip -> baresip-core
+        for package in list(reach):
+            depends = subprocess.run(["dpkg-query", "-W", "-f=${Depends}", package],
+                                     capture_output=True, text=True, check=False).stdout
+            reach |= {d.split()[0] for d in depends.replace("|", ",").split(",") if d.strip()}
+    owners = {}
+    for tool in TOOLS_THE_TESTS_RUN:
+        found = shutil.which(tool)
+        assert found is not None, f"{tool} is not installed: ./scripts/test installs it"
+        owner = subprocess.run(["dpkg", "-S", os.path.realpath(found)], capture_output=True,
+                               text=True, check=True).stdout.split(":")[0]
+        owners[tool] = owner
+    assert {t: o for t, o in owners.items() if o not in reach} == {}
