@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from dialplan import CallClass
+from router import sipsafe
 from router.location.civic import CivicAddress
 from router.notify.model import EmergencyCallNotice
+from router.sip.requests import callback_number
 from router.sip.route import Routed
 
 
@@ -23,18 +25,25 @@ def notice_from_route(
 ) -> EmergencyCallNotice | None:
     """The notice for an emergency (911) or test (933) call; None for any other call.
 
-    What the contacts read is what the PSAP got: the location in the plan (None when the call
-    goes to the sorting center), and the callback number in its P-Asserted-Identity (or the
-    caller's own number when the account has none, the ANI the trunk routes on).
+    What the contacts read is what the PSAP got (issue 18: one caller identity): the location
+    in the plan (None when the call goes to the sorting center), and the caller as the
+    P-Asserted-Identity names them, display name and number, computed by the same functions
+    `router.sip.requests.build_request` puts in that header (so an agent with no display name
+    of its own is "Acme Support" in both, never the softphone's From name). The language is
+    the account's callback language (the contacts belong to the account; the announcement
+    follows the same setting).
     """
     plan = routed.plan
     if not plan.is_emergency:
         return None
     caller = routed.caller
     inbound = routed.inbound
-    name = (caller.user_display_name or inbound.caller.display_name or caller.display_name
-            or "")
-    number = (plan.callback.number if plan.callback is not None else "") or inbound.caller.user
+    number = callback_number(routed)
+    # RFC 3325: no number, no P-Asserted-Identity at all, so no name was asserted either.
+    name = sipsafe.display_name(plan.callback.display_name) \
+        if plan.callback is not None and number else ""
+    language = (caller.account_callback.language if caller.account_callback is not None
+                else caller.account_language) or plan.language.value
     return EmergencyCallNotice(
         call_ref=call_ref,
         account_id=routed.account_id,
@@ -43,8 +52,12 @@ def notice_from_route(
         callback_number=number,
         address_lines=address_lines(plan.location.civic) if plan.location is not None else None,
         test_call=plan.call_class is CallClass.EMERGENCY_TEST,
-        language=caller.account_language or plan.language.value,
+        language=language,
         sip_user=inbound.from_user or inbound.caller.user or None,
         sip_call_id=inbound.call_id or None,
         dialed=inbound.dialed,
+        # plan_call sends a disabled account's 911 to the sorting center without location
+        # (router/plan.py `_emergency`); a 933 is routed the same either way.
+        e911_disabled=(plan.call_class is CallClass.EMERGENCY and caller.account_known
+                       and not caller.account_enabled),
     )

@@ -61,6 +61,7 @@ class EmergencyCallNotice:
     placed_at: datetime
     """When the INVITE arrived (UTC, timezone-aware)."""
     caller_display_name: str
+    """The display name of the P-Asserted-Identity sent to the PSAP, "" when it had none."""
     callback_number: str
     """The callback number sent to the PSAP (E.164), or "" when none was known."""
     address_lines: tuple[str, ...] | None
@@ -68,9 +69,13 @@ class EmergencyCallNotice:
     went to the sorting center."""
     test_call: bool = False
     language: str = "en"
+    """The account's language (its callback language): the contacts belong to the account."""
     sip_user: str | None = None
     sip_call_id: str | None = None
     dialed: str | None = None
+    e911_disabled: bool = False
+    """The account's E911 was disabled at the call: the 911 went to the sorting center
+    without an address whether or not one was known (the e-mail says so)."""
 
     def __post_init__(self) -> None:
         if self.placed_at.tzinfo is None:
@@ -88,6 +93,8 @@ class EmergencyCallNotice:
             address_lines=self.address_lines or (),
             test_call=self.test_call,
             language=self.language,
+            e911_disabled=self.e911_disabled,
+            sip_user=self.sip_user or "",
         )
 
     def to_json(self) -> str:
@@ -106,6 +113,7 @@ class EmergencyCallNotice:
             "sip_user": self.sip_user,
             "sip_call_id": self.sip_call_id,
             "dialed": self.dialed,
+            "e911_disabled": self.e911_disabled,
         }, ensure_ascii=False, sort_keys=True)
 
     @classmethod
@@ -126,6 +134,9 @@ class EmergencyCallNotice:
             sip_user=data.get("sip_user"),
             sip_call_id=data.get("sip_call_id"),
             dialed=data.get("dialed"),
+            # Spool files written before issue 18 have no such key: they were not disabled
+            # calls as far as anyone can tell now.
+            e911_disabled=bool(data.get("e911_disabled", False)),
         )
 
 

@@ -404,7 +404,7 @@ def _notification_row(notice: EmergencyCallNotice, via_spool: bool, when: dateti
         "address_lines": list(notice.address_lines)
         if notice.address_lines is not None else None,
         "dialed": notice.dialed, "invite_at": notice.placed_at, "recorded_at": when,
-        "via_spool": via_spool,
+        "via_spool": via_spool, "e911_disabled": notice.e911_disabled,
     }
 
 
@@ -417,6 +417,7 @@ def _notice_from(row: Row[Any]) -> EmergencyCallNotice:
         address_lines=tuple(str(x) for x in lines) if lines is not None else None,
         test_call=bool(row.test_call), language=row.language, sip_user=row.sip_user,
         sip_call_id=row.sip_call_id, dialed=row.dialed,
+        e911_disabled=bool(row.e911_disabled),
     )
 
 

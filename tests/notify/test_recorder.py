@@ -264,7 +264,7 @@ def routed_by(store: Store) -> Iterator[Callable[[str, str], Routed]]:
     """Route INVITEs as a worker does: dial plan, the store's in-memory view, plan_call."""
     store.set_contacts(DEFAULT_ACCOUNT_ID, ["ops@example.com"])
     store.update_account(DEFAULT_ACCOUNT_ID, default_address=validated(),
-                         callback=Callback("Acme Dispatch", "+14065550100", "en"), language="fr")
+                         callback=Callback("Acme Dispatch", "+14065550100", "fr"), language="en")
     store.update_account(DEFAULT_ACCOUNT_ID, enabled=True)
     store.upsert_user(DEFAULT_ACCOUNT_ID, "1001", display_name="Ada Lovelace",
                       callback_number="+14065551001", callback_preference=CallbackPreference.OWN)

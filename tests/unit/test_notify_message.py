@@ -42,7 +42,7 @@ def test_english_message_carries_every_field_the_seeds_name() -> None:
     assert message["X-E911-Call-Ref"] == "call_0001"
     plain, rich = _parts(message)
     assert plain.splitlines()[:6] == [
-        "Ada Lovelace dialled 911 at 2026-11-23 15:04:05 UTC.",
+        "Ada Lovelace dialed 911 at 2026-11-23 15:04:05 UTC.",
         "",
         "Caller: Ada Lovelace",
         "Callback number: +14065551234",
@@ -58,9 +58,9 @@ def test_english_message_carries_every_field_the_seeds_name() -> None:
 @pytest.mark.parametrize(
     ("language", "subject", "no_address_start"),
     [
-        ("es", "Llamada al 911 realizada por Ada Lovelace", "No se conocía ninguna dirección"),
-        ("fr", "Appel au 911 passé par Ada Lovelace", "Aucune adresse d'urgence enregistrée"),
-        ("en", "911 call placed by Ada Lovelace", "No registered emergency address was known"),
+        ("es", "Llamada al 911 realizada por Ada Lovelace", "No hay ninguna dirección"),
+        ("fr", "Appel au 911 passé par Ada Lovelace", "Aucune adresse d'urgence n'est"),
+        ("en", "911 call placed by Ada Lovelace", "No emergency address is registered"),
     ],
 )
 def test_unlocated_call_says_it_went_to_the_sorting_center(
@@ -105,6 +105,9 @@ def test_recipient_with_line_break_is_refused() -> None:
 
 
 def test_subject_name_keeps_letters_digits_and_spaces() -> None:
-    """Accents are letters; punctuation goes; nothing left means 'Unknown caller'."""
+    """Accents are letters; punctuation goes; nothing left is "" (the subject then names the
+    number, the user or an unknown caller)."""
     assert subject_name("José  O'Brien-2") == "José O Brien 2"
-    assert subject_name("<>;\"") == "Unknown caller"
+    assert subject_name("<>;\"") == ""
+    subject, _, _ = render_text(_notice(caller_display_name="<>;\"", callback_number=""))
+    assert subject == "911 call placed by Unknown caller"
