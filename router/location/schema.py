@@ -287,6 +287,8 @@ notifications = sa.Table(
     sa.Column("invite_at", UtcDateTime, nullable=False),
     sa.Column("recorded_at", UtcDateTime, nullable=False),
     sa.Column("via_spool", sa.Boolean, nullable=False),
+    # 0009: the account's E911 was off at the call (the e-mail says so, issue 18).
+    sa.Column("e911_disabled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("notifications_by_account", "account_id", "invite_at"),
 )
 
