@@ -20,6 +20,16 @@ from tests.conftest import POSTGRES_URL, postgres_unreachable
 DEPLOY_DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 
 
+def assert_copy_of_probe(url: str, version: int) -> None:
+    """The copy at `url` opens unmigrated, at `version`, with the probe user written before."""
+    copy = open_store(url, migrate=False)
+    try:
+        assert copy.schema_version() == version
+        assert copy.get_user(DEFAULT_ACCOUNT_ID, "1001").display_name == "Backup Probe"
+    finally:
+        copy.close()
+
+
 def sqlite_backup_code() -> str:
     """The Python of the SQLite backup line in docs/deploy.md (what follows `python -c`)."""
     match = re.search(r"\.venv/bin/python -c '([^']+)'", DEPLOY_DOC.read_text())
@@ -41,12 +51,7 @@ def test_sqlite_backup_line_copies_a_store_that_opens(tmp_path: Path) -> None:
     assert str(live) in code and str(backup) in code
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     store.close()
-    copy = open_store(f"sqlite:///{backup}", migrate=False)
-    try:
-        assert copy.schema_version() == version
-        assert copy.get_user(DEFAULT_ACCOUNT_ID, "1001").display_name == "Backup Probe"
-    finally:
-        copy.close()
+    assert_copy_of_probe(f"sqlite:///{backup}", version)
 
 
 @pytest.fixture
@@ -83,9 +88,4 @@ def test_pg_dump_custom_and_pg_restore_give_the_same_store(two_databases: tuple[
     store.close()
     subprocess.run(["pg_restore", f"--dbname={base}/{target}", "--no-owner", str(dump)],
                    check=True, timeout=120, capture_output=True)
-    copy = open_store(f"{base}/{target}", migrate=False)
-    try:
-        assert copy.schema_version() == version
-        assert copy.get_user(DEFAULT_ACCOUNT_ID, "1001").display_name == "Backup Probe"
-    finally:
-        copy.close()
+    assert_copy_of_probe(f"{base}/{target}", version)
