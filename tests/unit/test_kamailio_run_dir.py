@@ -1,7 +1,7 @@
 """E911_KAMAILIO_RUN_DIR: Kamailio's ctl socket lives there, and a Unix socket path has a hard
-length limit (sockaddr_un.sun_path: 104 bytes on BSD and macOS, 108 on Linux, with the NUL):
-past it Kamailio stops at startup (`init_unix_sock: name too long`) and the front with it, so
-the settings refuse such a directory before anything starts."""
+length limit: Kamailio 5.6 stops at startup past 104 bytes (`init_unix_sock: name too long
+(105 > 104)`) and the front with it; BSD's sun_path takes 103 and a NUL. The settings refuse
+such a directory before anything starts."""
 
 from __future__ import annotations
 
