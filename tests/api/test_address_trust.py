@@ -85,15 +85,3 @@ def test_emergency_settings_report_every_field_error_at_once(admin: httpx.Client
     assert (after.default_address, after.contacts, after.callback) == (
         before.default_address, before.contacts, before.callback)
 
-
-def test_bad_language_alone_is_still_refused(admin: httpx.Client) -> None:
-    """`de` with an otherwise valid callback: 422 on callback.language only."""
-    response = admin.put(SETTINGS, json={"callback": {
-        "display_name": "Acme", "number": "4065473911", "language": "de"}})
-    assert response.status_code == 422
-    assert [(f["field"], f["code"]) for f in response.json()["error"]["fields"]] == [
-        ("callback.language", "literal_error")]
-    wrong_type = admin.put(SETTINGS, json={"callback": {
-        "display_name": "Acme", "number": "4065473911", "language": 7}})
-    assert wrong_type.status_code == 422
-    assert [f["field"] for f in wrong_type.json()["error"]["fields"]] == ["callback.language"]

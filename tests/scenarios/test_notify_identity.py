@@ -6,13 +6,15 @@ no address was sent when none was."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback
-from router.location.store import open_store
+from router.location.store import Store, open_store
 from tests.notify.processes import spawn_sender
 from tests.notify.support import SmtpServer
 from tests.pidf_check import parse_sip_message
@@ -61,18 +63,25 @@ def place_911(worker_factory: WorkerFactory, store_url: str, tmp_path: Path, *,
                      received.text().splitlines())
 
 
+@contextlib.contextmanager
+def seeded(store_url: str, language: str) -> Iterator[Store]:
+    """The scenario store with the account callback speaking `language`, for more edits."""
+    store = open_store(store_url)
+    try:
+        store.update_account(DEFAULT_ACCOUNT_ID,
+                             callback=Callback("Acme Dispatch", ACCOUNT_CALLBACK, language))
+        yield store
+    finally:
+        store.close()
+
+
 def test_agent_without_display_name_is_named_in_the_email_as_in_the_pai(
         worker_factory: WorkerFactory, store_url: str, tmp_path: Path) -> None:
     """The agent has no name of its own and its phone says "Caller 1001" in From: the PSAP
     trunk's PAI says "Acme Dispatch" and the account's number, and so does the e-mail, in the
     account's callback language (French)."""
-    store = open_store(store_url)
-    try:
+    with seeded(store_url, "fr") as store:
         store.upsert_user(DEFAULT_ACCOUNT_ID, LOCATED_USER)  # no name, account callback
-        store.update_account(DEFAULT_ACCOUNT_ID,
-                             callback=Callback("Acme Dispatch", ACCOUNT_CALLBACK, "fr"))
-    finally:
-        store.close()
     got = place_911(worker_factory, store_url, tmp_path, trunk="E911_TRUNK_PSAP",
                     caller_csv="callers-located.csv")
     assert (got.pai_name, got.pai_number) == ("Acme Dispatch", ACCOUNT_CALLBACK)
@@ -89,13 +98,8 @@ def test_e911_disabled_email_says_so_and_names_the_caller_as_the_pai(
     """E911 off: the located caller's 911 reaches the sorting-center trunk without a
     location; the Spanish e-mail says E911 is disabled (not "no address registered") and
     names the caller as that trunk's PAI does."""
-    store = open_store(store_url)
-    try:
+    with seeded(store_url, "es") as store:
         store.update_account(DEFAULT_ACCOUNT_ID, enabled=False)
-        store.update_account(DEFAULT_ACCOUNT_ID,
-                             callback=Callback("Acme Dispatch", ACCOUNT_CALLBACK, "es"))
-    finally:
-        store.close()
     got = place_911(worker_factory, store_url, tmp_path, trunk="E911_TRUNK_SORTING_CENTER",
                     caller_csv="callers-located.csv")
     assert (got.pai_name, got.pai_number) == ("Ada Lovelace", "+14065551001")
