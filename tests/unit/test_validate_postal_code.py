@@ -113,3 +113,17 @@ def test_canadian_postal_code_outside_the_ranges_fsa_is_refused(index_ca: MsagIn
     assert result.errors[0].message == (
         "postal code K2P 1A1 is not in the MSAG's area for 24 SUSSEX DR in OTTAWA (K1M); "
         "enter the address's postal code")
+
+
+def test_canadian_postal_code_is_corrected_when_the_msag_has_the_whole_code() -> None:
+    """An extract that carries the full code (FORMAT.md allows it) can correct one from
+    another FSA: K2P 1A1 becomes the range's K1M 1M4, with the warning naming both."""
+    full = parse_msag_csv(FIXTURE_CA.read_text().replace(",K1M,", ",K1M 1M4,"))
+    result = validate_address(AddressInput(
+        country="CA", house_number="24", street="Sussex Dr", city="Ottawa", state="ON",
+        postal_code="K2P 1A1"), MsagIndex.from_rows(full.rows))
+    assert result.normalized is not None, result.to_json()
+    assert result.normalized.postal_code == "K1M 1M4"
+    assert warning(result, "postal_code_corrected")[1] == (
+        "postal code K2P 1A1 is not the MSAG's for 24 SUSSEX DR in OTTAWA; the MSAG says "
+        "K1M 1M4, so K1M 1M4 is used")
