@@ -314,12 +314,14 @@ class _Analyser:
 
     # --- following one extension ---------------------------------------------------------
 
-    def walk(self, hit: Hit, dialled: str) -> list[_Path]:
-        """Every way the call can go from ``hit`` (each GotoIf forks both ways, as the lint
-        cannot know the condition), first the way that follows no conditional jump."""
+    def walk(self, context: str, hit: Hit, dialled: str) -> list[_Path]:
+        """Every way a call dialled in ``context`` can go from ``hit`` (each GotoIf forks both
+        ways, as the lint cannot know the condition), first the way that follows no
+        conditional jump. The channel stays in ``context`` even when ``hit`` was found in an
+        included context: a Goto without a context searches from there."""
         budget = _Budget()
         path = _Path()
-        self._run(hit.context, hit.extension, dialled, 1, path, budget, depth=0)
+        self._run(context, hit.extension, dialled, 1, path, budget, depth=0)
         return [path, *budget.paths]
 
     def _run(self, context: str, ext: Extension, exten: str, priority: int, path: _Path,
@@ -382,7 +384,7 @@ class _Analyser:
             if labelled is None:
                 return _End.STOPPED
             number = labelled.priority
-        return self._run(hit.context, hit.extension, exten, number, path, budget, depth + 1)
+        return self._run(context, hit.extension, exten, number, path, budget, depth + 1)
 
     def _dial(self, line: int, targets: str, exten: str, path: _Path, budget: _Budget,
               depth: int) -> None:
@@ -529,7 +531,7 @@ class _Analyser:
 
     def _route_findings(self, context: str, dialled: str, hits: list[Hit]) -> list[Finding]:
         first = hits[0]
-        walk = self.walk(first, dialled)
+        walk = self.walk(context, first, dialled)
         wrong = self.verdict(walk, dialled)
         where = f"{first.extension.name} in [{first.context}]"
         if wrong is None:
@@ -541,7 +543,7 @@ class _Analyser:
                             "trunk after it)")]
         kind, why, _ = wrong
         for later in hits[1:]:
-            if self.verdict(self.walk(later, dialled), dialled) is None:
+            if self.verdict(self.walk(context, later, dialled), dialled) is None:
                 return [Finding(
                     FindingKind.SHADOWED, first.extension.line, context, dialled,
                     f"{where} takes {dialled} before the route to {self.router} "
