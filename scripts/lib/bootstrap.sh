@@ -127,11 +127,12 @@ ensure_postgres() {  # ensure_postgres: the tests' server answers postgres@127.0
   fi
   postgres_answers && return
   # A fresh cluster: no `test` database, and password login on 127.0.0.1. The tests log in
-  # as postgres without a password to a throwaway database, from loopback only.
+  # as postgres without a password from loopback only (they create and drop databases and
+  # schemas: test machines only).
   local hba="/etc/postgresql/$version/main/pg_hba.conf"
-  if ! grep -q "^host test postgres 127.0.0.1/32 trust" "$hba"; then
-    log "letting postgres log in to the test database from 127.0.0.1 without a password ($hba)"
-    sed -i '1i host test postgres 127.0.0.1/32 trust  # e911-router tests (scripts/lib/bootstrap.sh)' "$hba"
+  if ! grep -q "^host all postgres 127.0.0.1/32 trust" "$hba"; then
+    log "letting postgres log in from 127.0.0.1 without a password, for the tests ($hba)"
+    sed -i '1i host all postgres 127.0.0.1/32 trust  # e911-router tests (scripts/lib/bootstrap.sh)' "$hba"
     run_logged "reloading PostgreSQL" "read the error above" \
       pg_ctlcluster --skip-systemctl-redirect "$version" main reload
   fi
