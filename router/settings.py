@@ -300,9 +300,9 @@ def _parse_path(name: str, value: str) -> Path:
 KAMAILIO_CTL_SOCKET_NAME = "kamailio.ctl"
 """Kamailio's control socket, in E911_KAMAILIO_RUN_DIR (kamailio.cfg.tmpl's `ctl` modparam)."""
 UNIX_SOCKET_PATH_MAX_BYTES = 103
-"""The longest Unix socket path that binds everywhere: sockaddr_un.sun_path holds 104 bytes
-on BSD and macOS (108 on Linux), the terminating NUL included. Past Linux's limit Kamailio stops
-at startup (`init_unix_sock: name too long`)."""
+"""The longest ctl socket path allowed. Kamailio 5.6 stops at startup on a longer one than 104
+bytes (`init_unix_sock: name too long (105 > 104)`, measured on Debian 12), and sun_path holds
+104 bytes with the terminating NUL on BSD and macOS: 103 fits both."""
 
 
 _VARS: tuple[_Var, ...] = (
