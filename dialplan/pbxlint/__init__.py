@@ -5,6 +5,7 @@ Pure (no I/O): ``lint_asterisk(text, router="e911-router")`` reads the text of a
 prints the report. docs/pbx/asterisk.md describes the rules for operators.
 """
 
-from dialplan.pbxlint.asterisk import Finding, FindingKind, LintReport, lint_asterisk
+from dialplan.pbxlint.asterisk import lint_asterisk
+from dialplan.pbxlint.judge import Finding, FindingKind, LintReport
 
 __all__ = ["Finding", "FindingKind", "LintReport", "lint_asterisk"]

@@ -29,9 +29,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from dialplan.classify import DEFAULT_CONFIG, CallClass, classify
+from dialplan.classify import DEFAULT_CONFIG
 from dialplan.config import DialPlanConfig
-from dialplan.errors import DialPlanParseError
 from dialplan.pbxlint.asterisk_conf import (
     SETTINGS_SECTIONS,
     Context,
@@ -42,9 +41,19 @@ from dialplan.pbxlint.asterisk_conf import (
     split_args,
 )
 from dialplan.pbxlint.asterisk_pattern import accepts_length, first_literal_digit, matches
+from dialplan.pbxlint.judge import (
+    EMERGENCY,
+    TEST,
+    Attempt,
+    CallPath,
+    DialStep,
+    Finding,
+    FindingKind,
+    Judge,
+    LintReport,
+    Route,
+)
 
-EMERGENCY = "911"
-TEST = "933"
 #: Steps followed from one dialled extension before giving up (a Goto loop).
 MAX_STEPS = 200
 #: Shortest outside number after an access prefix (7-digit local dialling).
@@ -66,112 +75,12 @@ class _End(StrEnum):
     STOPPED = "stopped"
 
 
-class FindingKind(StrEnum):
-    """Why a dial string would not reach the router (docs/pbx/asterisk.md, "The lint")."""
-
-    SHADOWED = "shadowed"
-    """Another extension takes the number before the route that reaches the router."""
-    BYPASSES_ROUTER = "bypasses_router"
-    """The first Dial goes to another endpoint, or forks to one at the same time."""
-    NUMBER_CHANGED = "number_changed"
-    """The router is dialled, but with a number it does not read as 911/933."""
-    NO_ROUTE = "no_route"
-    """No extension takes 911 (or 933) in this context, with or without a prefix."""
-    NEEDS_PREFIX = "needs_prefix"
-    """911 works only behind an access prefix (Kari's Law: direct dialling, 47 CFR 9.16(a))."""
-    NO_PREFIX_ROUTE = "no_prefix_route"
-    """An access prefix X is used for outside calls but X911 (or X933) goes nowhere."""
-    DEAD_END = "dead_end"
-    """The extension that takes the number never dials (Hangup, Playback, a missing Goto)."""
-    UNRESOLVED_DIAL = "unresolved_dial"
-    """The Dial target depends on something this file does not set (a variable, a function)."""
-    NO_FAILOVER = "no_failover"
-    """Nothing dials another destination after the router: 911 dies with the router."""
-    TIMED_ROUTE = "timed_route"
-    """The route exists only through a time-limited include."""
-    UNVERIFIABLE = "unverifiable"
-    """``#include``, ``#exec`` or ``switch =>``: dial plan the lint cannot see."""
-    UNREADABLE = "unreadable"
-    """A line Asterisk would not load as written."""
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    kind: FindingKind
-    line: int
-    """Where to look: the extension (or line) that takes the call, or the context."""
-    context: str
-    dial: str
-    """The dialled string (``911``, ``9911``) or "" for a line-level finding."""
-    message: str
-    related_line: int | None = None
-    """The other line involved (the route that was shadowed), if any."""
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "kind": self.kind.value,
-            "line": self.line,
-            "context": self.context,
-            "dial": self.dial,
-            "message": self.message,
-            "related_line": self.related_line,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LintReport:
-    router: str
-    contexts: tuple[str, ...]
-    """The dialling contexts checked."""
-    findings: tuple[Finding, ...]
-
-    @property
-    def clean(self) -> bool:
-        return not self.findings
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One destination of one Dial step."""
-
-    target: str
-    """The target as it reads after substitution (``PJSIP/911@router``)."""
-    endpoint: str | None
-    """The endpoint/peer/trunk name, or None when unresolved."""
-    number: str | None
-    """The number sent, or None when the dial string carries none."""
-
-
-@dataclass(frozen=True, slots=True)
-class DialStep:
-    line: int
-    attempts: tuple[Attempt, ...]
-    """Several attempts in one step ring at the same time (``&``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    context: str
-    extension: Extension
-
-
-@dataclass
-class _Path:
-    """One way through the dial plan (a GotoIf forks it): its Dial steps and variables."""
-
-    dials: list[DialStep] = field(default_factory=list)
-    variables: dict[str, str] = field(default_factory=dict)
-
-    def fork(self) -> _Path:
-        return _Path(list(self.dials), dict(self.variables))
-
-
 @dataclass
 class _Budget:
     """Bounds on following one dialled number: steps run and paths kept (Goto loops)."""
 
     steps: int = 0
-    paths: list[_Path] = field(default_factory=list)
+    paths: list[CallPath] = field(default_factory=list)
 
 
 def lint_asterisk(
@@ -197,7 +106,7 @@ def lint_asterisk(
             findings.append(Finding(FindingKind.NO_ROUTE, 0, name, "",
                                     f"context {name!r} is not in this file"))
             continue
-        findings.extend(analyser.context_findings(name))
+        findings.extend(analyser.context_findings(name, plan.contexts[name].line))
     unique = sorted(dict.fromkeys(findings), key=lambda f: (f.line, f.context, f.dial, f.kind))
     return LintReport(router, checked, tuple(unique))
 
@@ -260,19 +169,18 @@ def _named_contexts(step: Step) -> set[str]:
     return set()
 
 
-class _Analyser:
+class _Analyser(Judge[Extension]):
     def __init__(self, plan: DialPlan, router: str, config: DialPlanConfig) -> None:
+        super().__init__(router, config)
         self.plan = plan
-        self.router = router
-        self.config = config
         self.has_timed = any(inc.timed for c in plan.contexts.values() for inc in c.includes)
 
     # --- Asterisk's search -------------------------------------------------------------
 
-    def candidates(self, context: str, dialled: str, *, timed: bool) -> list[Hit]:
+    def routes(self, context: str, dialled: str, *, timed: bool) -> list[Route[Extension]]:
         """Every extension that takes ``dialled`` from ``context``, in the order Asterisk
         tries them; the first one is the one that runs."""
-        out: list[Hit] = []
+        out: list[Route[Extension]] = []
         stack: list[str] = []
 
         def search(name: str) -> None:
@@ -282,7 +190,7 @@ class _Analyser:
             ctx = self.plan.contexts[name]
             for ext in ctx.extensions:
                 if not ext.cid and ext.step(1) is not None and matches(ext.name, dialled):
-                    out.append(Hit(name, ext))
+                    out.append(Route(name, ext.name, ext.line, ext))
             for inc in ctx.includes:
                 if timed or not inc.timed:
                     search(inc.context)
@@ -314,17 +222,17 @@ class _Analyser:
 
     # --- following one extension ---------------------------------------------------------
 
-    def walk(self, context: str, hit: Hit, dialled: str) -> list[_Path]:
-        """Every way a call dialled in ``context`` can go from ``hit`` (each GotoIf forks both
+    def paths(self, context: str, route: Route[Extension], dialled: str) -> list[CallPath]:
+        """Every way a call dialled in ``context`` can go from ``route`` (each GotoIf forks both
         ways, as the lint cannot know the condition), first the way that follows no
-        conditional jump. The channel stays in ``context`` even when ``hit`` was found in an
+        conditional jump. The channel stays in ``context`` even when ``route`` was found in an
         included context: a Goto without a context searches from there."""
         budget = _Budget()
-        path = _Path()
-        self._run(context, hit.extension, dialled, 1, path, budget, depth=0)
+        path = CallPath()
+        self._run(context, route.item, dialled, 1, path, budget, depth=0)
         return [path, *budget.paths]
 
-    def _run(self, context: str, ext: Extension, exten: str, priority: int, path: _Path,
+    def _run(self, context: str, ext: Extension, exten: str, priority: int, path: CallPath,
              budget: _Budget, depth: int) -> _End:
         """Run the priorities from ``priority`` on; say how the run ended."""
         step = ext.step(priority)
@@ -360,7 +268,7 @@ class _Analyser:
             step = next((s for s in ext.steps if s.priority > step.priority), None)
         return _End.FELL_OFF
 
-    def _goto(self, context: str, exten: str, args: list[str], path: _Path, budget: _Budget,
+    def _goto(self, context: str, exten: str, args: list[str], path: CallPath, budget: _Budget,
               depth: int) -> _End:
         """Goto/Gosub([[context,]exten,]priority): run there."""
         values = [self._substitute(a, exten, path.variables) for a in args]
@@ -372,7 +280,7 @@ class _Analyser:
             context, exten = texts[0], texts[1]
         elif len(texts) == 2:
             exten = texts[0]
-        hits = self.candidates(context, exten, timed=True)
+        hits = self.routes(context, exten, timed=True)
         if not hits:
             # Asterisk hangs up a channel sent to an extension that does not exist.
             return _End.STOPPED
@@ -380,13 +288,13 @@ class _Analyser:
         if priority.isdigit():
             number = int(priority)
         else:
-            labelled = hit.extension.labelled(priority)
+            labelled = hit.item.labelled(priority)
             if labelled is None:
                 return _End.STOPPED
             number = labelled.priority
-        return self._run(context, hit.extension, exten, number, path, budget, depth + 1)
+        return self._run(context, hit.item, exten, number, path, budget, depth + 1)
 
-    def _dial(self, line: int, targets: str, exten: str, path: _Path, budget: _Budget,
+    def _dial(self, line: int, targets: str, exten: str, path: CallPath, budget: _Budget,
               depth: int) -> None:
         """Add one Dial step; a ``Local/EXTEN@context`` target runs that extension as a
         channel of its own, whose first Dial rings in this step and whose later Dials are
@@ -403,7 +311,7 @@ class _Analyser:
                 attempts.append(_read_target(tech, resource, target))
                 continue
             local_exten, _, rest = resource.partition("@")
-            inner = _Path(variables=dict(path.variables))
+            inner = CallPath(variables=dict(path.variables))
             self._goto("", local_exten, [rest.split("/", 1)[0], local_exten, "1"], inner,
                        _Budget(steps=budget.steps), depth + 1)
             if not inner.dials:
@@ -438,119 +346,6 @@ class _Analyser:
         if unresolved or "${" in result or "$[" in result:
             return None
         return result
-
-    # --- judging ----------------------------------------------------------------------
-
-    def expected(self, dialled: str) -> CallClass:
-        return CallClass.EMERGENCY if dialled.endswith(EMERGENCY) else CallClass.EMERGENCY_TEST
-
-    def verdict(self, paths: list[_Path], dialled: str
-                ) -> tuple[FindingKind, str, int | None] | None:
-        """What is wrong with the call's ways, or None when every way that dials reaches the
-        router first."""
-        dialling = [p for p in paths if p.dials]
-        if not dialling:
-            return FindingKind.DEAD_END, "never dials", None
-        for path in dialling:
-            wrong = self._first_dial(path.dials[0], dialled)
-            if wrong is not None:
-                return wrong
-        return None
-
-    def _first_dial(self, first: DialStep, dialled: str
-                    ) -> tuple[FindingKind, str, int | None] | None:
-        others = [a for a in first.attempts if a.endpoint != self.router]
-        unresolved = [a for a in others if a.endpoint is None]
-        if unresolved:
-            return (FindingKind.UNRESOLVED_DIAL,
-                    f"the lint cannot tell where Dial({unresolved[0].target}) goes (a variable "
-                    "or function this file does not set, or a Local channel to nowhere)",
-                    first.line)
-        names = ", ".join(sorted({a.endpoint or "" for a in others}))
-        if others and len(others) == len(first.attempts):
-            return (FindingKind.BYPASSES_ROUTER,
-                    f"the first Dial sends it to {names}, not to {self.router}", first.line)
-        if others:
-            return (FindingKind.BYPASSES_ROUTER,
-                    f"the first Dial rings {self.router} and {names} at the same time: "
-                    f"{names} may answer first", first.line)
-        expected = self.expected(dialled)
-        for attempt in first.attempts:
-            if not _reads_as(attempt.number, expected, self.config):
-                sent = attempt.number if attempt.number is not None else "no number"
-                return (FindingKind.NUMBER_CHANGED,
-                        f"{self.router} is dialled with {sent!r}, which it does not read as "
-                        f"{expected.value}", first.line)
-        return None
-
-    def has_failover(self, paths: list[_Path]) -> bool:
-        return any(a.endpoint not in (None, self.router)
-                   for path in paths for step in path.dials[1:] for a in step.attempts)
-
-    # --- one context -----------------------------------------------------------------
-
-    def context_findings(self, context: str) -> list[Finding]:
-        findings: list[Finding] = []
-        modes = (True, False) if self.has_timed else (True,)
-        prefixes = self.prefixes(context)
-        line = self.plan.contexts[context].line
-        for number in (EMERGENCY, TEST):
-            dials = [number] + [p + number for p in prefixes]
-            for timed in modes:
-                findings.extend(self._dial_findings(context, number, dials, line, timed))
-        return findings
-
-    def _dial_findings(self, context: str, number: str, dials: list[str], line: int,
-                       timed: bool) -> list[Finding]:
-        findings: list[Finding] = []
-        routed = {d: self.candidates(context, d, timed=timed) for d in dials}
-        for dialled, hits in routed.items():
-            if not hits:
-                if not timed and self.candidates(context, dialled, timed=True):
-                    findings.append(Finding(
-                        FindingKind.TIMED_ROUTE, line, context, dialled,
-                        f"{dialled} has a route only through a time-limited include: outside "
-                        "its window it goes nowhere"))
-                elif dialled == number:
-                    if any(routed[d] for d in dials[1:]):
-                        findings.append(Finding(
-                            FindingKind.NEEDS_PREFIX, line, context, dialled,
-                            f"{number} works only behind an access prefix: Kari's Law "
-                            "(47 CFR 9.16(a)) requires direct dialling without one"))
-                    else:
-                        findings.append(Finding(FindingKind.NO_ROUTE, line, context, dialled,
-                                                f"no extension takes {number}"))
-                else:
-                    findings.append(Finding(
-                        FindingKind.NO_PREFIX_ROUTE, line, context, dialled,
-                        f"access prefix {dialled[0]} is used for outside calls but "
-                        f"{dialled} goes nowhere"))
-                continue
-            findings.extend(self._route_findings(context, dialled, hits))
-        return findings
-
-    def _route_findings(self, context: str, dialled: str, hits: list[Hit]) -> list[Finding]:
-        first = hits[0]
-        walk = self.walk(context, first, dialled)
-        wrong = self.verdict(walk, dialled)
-        where = f"{first.extension.name} in [{first.context}]"
-        if wrong is None:
-            if self.has_failover(walk):
-                return []
-            return [Finding(FindingKind.NO_FAILOVER, first.extension.line, context, dialled,
-                            f"{where} dials only {self.router}: when the router does not "
-                            "answer nothing else is tried (add a Dial to the carrier's E911 "
-                            "trunk after it)")]
-        kind, why, _ = wrong
-        for later in hits[1:]:
-            if self.verdict(self.walk(context, later, dialled), dialled) is None:
-                return [Finding(
-                    FindingKind.SHADOWED, first.extension.line, context, dialled,
-                    f"{where} takes {dialled} before the route to {self.router} "
-                    f"({later.extension.name} in [{later.context}]) and {why}",
-                    related_line=later.extension.line)]
-        return [Finding(kind, first.extension.line, context, dialled, f"{where}: {why}")]
-
 
 def _branches(args: str) -> tuple[str, str]:
     """``GotoIf(cond?[true]:[false])`` (and GotoIfTime) -> (true, false) labels."""
@@ -594,12 +389,3 @@ def _read_target(tech: str, resource: str, target: str) -> Attempt:
     if tech.upper() in ("PJSIP", "SIP", "IAX2"):
         return Attempt(target, endpoint, rest)
     return Attempt(target, f"{tech}/{endpoint}", rest)
-
-
-def _reads_as(number: str | None, expected: CallClass, config: DialPlanConfig) -> bool:
-    if not number:
-        return False
-    try:
-        return classify(number, config).call_class is expected
-    except DialPlanParseError:
-        return False
