@@ -371,13 +371,14 @@ def test_readme_walkthrough_runs_top_to_bottom(walkthrough: Walkthrough) -> None
     blocks = readme_blocks(README.read_text())
     run_log = walkthrough.start(blocks[0])
     try:
-        wait_until(lambda: b'"e911.supervisor.ready"' in run_log.read_bytes()
-                   or not walkthrough.running(), READY_SECONDS,
+        # The background command opens its log itself: it may not exist yet.
+        wait_until(lambda: (run_log.exists() and b'"e911.supervisor.ready"' in
+                            run_log.read_bytes()) or not walkthrough.running(), READY_SECONDS,
                    "e911.supervisor.ready in the ./scripts/run log", interval=0.2)
         assert walkthrough.running(), "./scripts/run ended"
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\n--- ./scripts/run ---\n"
-                             f"{run_log.read_text(errors='replace')[-3000:]}") from None
+        log = run_log.read_text(errors="replace") if run_log.exists() else "(no log)"
+        raise AssertionError(f"{exc}\n--- ./scripts/run ---\n{log[-3000:]}") from None
     root = walkthrough.root
     for block in blocks[1:]:
         if block.name == "mail":
