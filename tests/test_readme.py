@@ -114,6 +114,12 @@ class Walkthrough:
         self._send("set -euo pipefail; ip link set lo up; echo lo up")
         self.run_pid: int | None = None
         self.count = 0
+        shell_log = self.out / "shell.log"
+        wait_until(lambda: b"lo up" in shell_log.read_bytes() or self.proc.poll() is not None,
+                   10, "the namespace's loopback")
+        if self.proc.poll() is not None:
+            pytest.fail(f"no private network namespace ({' '.join(argv)}: needs root or "
+                        f"unprivileged user namespaces): {shell_log.read_text(errors='replace')}")
 
     def _send(self, line: str) -> None:
         assert self.proc.stdin is not None
