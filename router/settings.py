@@ -312,6 +312,7 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_DEVICE_IP_HEADER", "X-E911-Device-IP", _parse_header_name),
     _Var("E911_PBX_PEERS", "127.0.0.0/8,::1/128", _parse_networks),
     _Var("E911_DEVICE_IP_REQUIRED", "false", _parse_bool),
+    _Var("E911_DEVICE_IP_REQUIRED", "false", _parse_bool),
     _Var("E911_ACCESS_PREFIXES", _ALL_DIGITS, _parse_digit_strings),
     _Var("E911_EXTRA_EMERGENCY_NUMBERS", "", _parse_digit_strings),
     _Var("E911_EXTENSION_DIGITS", "2-6", _parse_extension_digits),
@@ -436,6 +437,10 @@ class Settings:
     """Header a trusted PBX fills with the device's own IP ("" disables)."""
     pbx_peers: tuple[IPNetwork, ...]
     """Peers whose `device_ip_header` we believe."""
+    device_ip_required: bool
+    """A PBX peer's INVITE without a readable `device_ip_header` has no known device (never
+    the peer's own address): set by `run` for workers behind the front, which always sends it
+    (issue 13)."""
     device_ip_required: bool
     """A PBX peer's INVITE without a readable `device_ip_header` has no known device (never
     the peer's own address): set by `run` for workers behind the front, which always sends it

@@ -50,7 +50,8 @@ def worker_environment(settings: Settings, address: HostPort) -> tuple[tuple[str
     env = [("E911_SIP_LISTEN", str(address)), ("E911_WORKERS", "1"), ("E911_FRONT", "none")]
     if settings.front is Front.KAMAILIO:
         peers = ",".join(str(n) for n in front_peers(settings))
-        env += [("E911_TRUSTED_PEERS", peers), ("E911_PBX_PEERS", peers)]
+        env += [("E911_TRUSTED_PEERS", peers), ("E911_PBX_PEERS", peers),
+                ("E911_DEVICE_IP_REQUIRED", "yes")]  # the front always sends it (issue 13)
     return tuple(env)
 
 

@@ -39,8 +39,17 @@ from router.sip.route import Routed
 from router.sip.sdp import media_address
 
 MAKE_CALL_RETRIES = 20
-"""`makeCall` refused (no free slot for an instant): retry on the next loop turns (~10 ms
-each) before counting the attempt as failed."""
+"""`makeCall` refused for want of a slot (PJ_ETOOMANY, for an instant): retry on the next loop
+turns (~10 ms each) before counting the attempt as failed. Only that error is retried."""
+
+PJ_ETOOMANY = 70010
+"""pjlib's PJ_ETOOMANY (PJ_ERRNO_START_STATUS + 10): no free call slot."""
+
+PJSIP_EMSGTOOLONG = 171023
+"""The INVITE does not fit the wheel's 4,000-byte message buffer (docs/sip-worker.md, "Message
+size"). Issue 13: it was retried like PJ_ETOOMANY, 21 `e911.trunk.attempt` lines per trunk,
+and the caller heard nothing but 100 Trying; no trunk can take an INVITE that cannot be built,
+so the call goes to the end of the hunt at once (a 911: the front, with the caller's body)."""
 
 
 class BridgeState(Enum):
@@ -349,20 +358,21 @@ class Bridge:
             self._trunk = None
             self._attempts -= 1
             self._make_failures += 1
-            if self._make_failures <= MAKE_CALL_RETRIES:
+            if exc.status == PJ_ETOOMANY and self._make_failures <= MAKE_CALL_RETRIES:
                 # Usually no free slot for a moment: try the same attempt on the next turn.
                 self._tried.pop()
                 self._index = index - 1
                 self._svc.defer(self.ref, "next")
                 return
             self._svc.log("e911.trunk.invite_failed", purpose=attempt.purpose.value,
-                          error=exc.reason)
+                          error=exc.reason, status=exc.status)
             self._make_failures = 0
             self._last_status = 500
             self._index = index
             self._attempts += 1
             self._attempt_ended(500, not_sent=True)
-            self._svc.defer(self.ref, "next" if index + 1 < len(attempts) else "exhausted")
+            more = index + 1 < len(attempts) and exc.status != PJSIP_EMSGTOOLONG
+            self._svc.defer(self.ref, "next" if more else "exhausted")
             return
         self._make_failures = 0
         self._svc.schedule(self.ref, self._timeout, f"timeout:{index}")

@@ -44,6 +44,9 @@ class Services(Protocol):
 class Controller(Protocol):
     ref: int
 
+    def start(self) -> None:
+        """Take the call: run on the loop, never inside onIncomingCall (router.sip.worker)."""
+
     def on_state(self, leg: Leg, state: LegState, status: int) -> None: ...
 
     def on_media(self, leg: Leg) -> None: ...

@@ -33,6 +33,7 @@ from router.plan import Purpose
 from router.sip.outgoing import OutgoingRequest
 from router.sip.requests import build_request, pidf_of
 from router.sip.route import Routed
+from router.sip.size import SEND_BUDGET_BYTES, response_size
 
 ROUTE = "X-E911-Route"
 CALL_REF = "X-E911-Call-Ref"
@@ -53,10 +54,16 @@ class FrontRedirect:
     call_ref: str
     pidf_lo: str
     """The PIDF-LO handed to the front ("" when none)."""
+    left_out: tuple[str, ...] = ()
+    """X-E911-* headers left out so the 302 fits the wheel's send limit (router.sip.size):
+    X-E911-SDP first (Kamailio then sends the caller's own body), then X-E911-Fallback."""
 
 
-def front_redirect(routed: Routed, *, host: str, call_ref: str | None = None) -> FrontRedirect:
-    """The 302 for `routed` (an emergency plan with at least one attempt)."""
+def front_redirect(routed: Routed, *, host: str, call_ref: str | None = None,
+                   budget: int = SEND_BUDGET_BYTES) -> FrontRedirect:
+    """The 302 for `routed` (an emergency plan with at least one attempt), at most `budget`
+    bytes: a 302 PJSUA cannot build (PJSIP_EMSGTOOLONG) would leave the caller with nothing.
+    What does not fit is left out in the order of `_DROPPABLE`; the PIDF-LO goes last."""
     plan = routed.plan
     first = plan.attempts[0]
     request: OutgoingRequest = build_request(routed, 0, host=host)
@@ -80,7 +87,24 @@ def front_redirect(routed: Routed, *, host: str, call_ref: str | None = None) ->
         if more:
             headers.append((FALLBACK, ",".join(more)))
     offer = routed.inbound.body
-    if offer and "sdp" in routed.inbound.content_type:
+    if offer and "sdp" in routed.inbound.content_type and routed.inbound.body_whole:
         with_language = add_hlang(offer, plan.language.value)
         headers.append((SDP, base64.b64encode(with_language.encode("utf-8")).decode("ascii")))
-    return FrontRedirect(tuple(headers), request.uri, first.purpose, ref, pidf)
+    left_out: list[str] = []
+    echoed = routed.inbound.echoed_bytes
+    for name in _DROPPABLE:
+        if response_size(echoed, tuple(headers)) <= budget:
+            break
+        if any(n == name for n, _ in headers):
+            headers = [(n, v) for n, v in headers if n != name]
+            left_out.append(name)
+    if PIDF in left_out:
+        pidf = ""
+    return FrontRedirect(tuple(headers), request.uri, first.purpose, ref, pidf, tuple(left_out))
+
+
+_DROPPABLE = (SDP, FALLBACK, PIDF)
+"""Without X-E911-SDP Kamailio sends the caller's own SDP (no RFC 8373 hlang lines); without
+X-E911-Fallback it goes from the first trunk to the sorting center; without X-E911-PIDF the
+call has no location (never in practice: only a caller whose Via/From/To alone take most of
+the 4,000 bytes)."""

@@ -56,16 +56,45 @@ class InboundCall:
     """The From user: the extension the PBX knows the caller by."""
     source_ip: IPAddress
     source_port: int
-    device_ip: IPAddress
-    """The device's network address: the source, or from a PBX peer the device-IP header."""
+    device_ip: IPAddress | None
+    """The device's network address: the source, or from a PBX peer the device-IP header.
+    None when it cannot be known (issue 13): the header is required from this peer (the front)
+    and missing or unreadable, or the message was cut before it. Never guessed: no location
+    is looked up for an unknown device."""
     content_type: str
     body: str
     """The SDP offer (or whatever body came), passed byte for byte to a bridged leg."""
+    truncated: bool = False
+    """Content-Length says more body than arrived: the wheel read only the first
+    `MAX_READ_BYTES` of the datagram (docs/sip-worker.md, "Message size")."""
+    echoed_bytes: int = 0
+    """The length of the header lines a response repeats (Via, Record-Route, From, To,
+    Call-ID, CSeq: RFC 3261 s8.2.6.2), for sizing our 302 (router.sip.size)."""
+    body_withheld: bool = False
+    """The front kept the body (and padding headers) back because the whole INVITE would not
+    fit what we read (`X-E911-Body: withheld`, from the front only): only the front can carry
+    this call's media offer."""
+
+    @property
+    def body_whole(self) -> bool:
+        """We have the caller's body exactly as sent (it can be bridged byte for byte)."""
+        return not self.truncated and not self.body_withheld
 
     @property
     def source(self) -> str:
         host = f"[{self.source_ip}]" if self.source_ip.version == 6 else str(self.source_ip)
         return f"{host}:{self.source_port}"
+
+
+MAX_READ_BYTES = 4000
+"""PJSIP_MAX_PKT_LEN of the pjsua2-python 2.15.1 wheel, measured: a UDP message of up to 4,000
+bytes is read whole, a longer one only up to its 4,000th byte (the rest is lost), and a message
+PJSIP builds (a request or a response) fails PJSIP_EMSGTOOLONG from about 3,995 bytes."""
+
+_ECHOED = frozenset(("via", "record-route", "from", "to", "call-id", "cseq"))
+
+BODY_MARKER = "X-E911-Body"
+"""`X-E911-Body: withheld` from the front: the body was kept back (route BRANCH)."""
 
 
 def split_message(whole_msg: str) -> tuple[str, list[tuple[str, str]], str]:
@@ -141,8 +170,15 @@ def parse_invite(
     *,
     pbx_peers: Iterable[IPNetwork] = (),
     device_ip_header: str = "",
+    device_ip_required: bool = False,
 ) -> InboundCall:
-    """The frozen facts of one INVITE. Raises `IngressError` when it cannot be understood."""
+    """The frozen facts of one INVITE. Raises `IngressError` when it cannot be understood.
+
+    From a PBX peer the device is what `device_ip_header` names. With `device_ip_required`
+    (workers behind the front, which always inserts it at the top) a PBX peer's INVITE without
+    a readable header has no known device (None): the peer's own address is never taken for
+    the device's (issue 13: a caller claiming a user bound to the front's address got that
+    user's location). A truncated message is never guessed about either."""
     start, headers, body = split_message(whole_msg)
     parts = start.split()
     if len(parts) != 3 or parts[0] != "INVITE" or not parts[2].upper().startswith("SIP/"):
@@ -156,15 +192,21 @@ def parse_invite(
     pai = header(headers, "p-asserted-identity")
     caller = parse_name_addr(pai) if pai else from_addr
     source_ip, source_port = parse_source(src_address)
-    device_ip: IPAddress = source_ip
-    if device_ip_header and is_trusted(source_ip, pbx_peers):
+    truncated = _truncated(whole_msg, headers, body)
+    from_pbx = bool(device_ip_header) and is_trusted(source_ip, pbx_peers)
+    device_ip: IPAddress | None = source_ip
+    if from_pbx:
         claimed = header(headers, device_ip_header)
         if claimed:
             try:
                 device_ip = ipaddress.ip_address(claimed.strip())
             except ValueError:
-                # A PBX bug must not cost the call: fall back to the source address.
-                device_ip = source_ip
+                # Unreadable: never another device's location. Without a front a PBX bug must
+                # not cost the call's location either way: the source, as before.
+                device_ip = None if device_ip_required or truncated else source_ip
+        elif device_ip_required or truncated:
+            device_ip = None
+    withheld = from_pbx and (header(headers, BODY_MARKER.lower()) or "").lower() == "withheld"
     return InboundCall(
         call_id=call_id,
         request_uri=request_uri,
@@ -176,7 +218,26 @@ def parse_invite(
         device_ip=device_ip,
         content_type=(header(headers, "content-type") or "").lower(),
         body=body,
+        truncated=truncated,
+        echoed_bytes=sum(len(name) + len(value) + 4 for name, value in headers
+                         if name in _ECHOED),
+        body_withheld=withheld,
     )
+
+
+def _truncated(whole_msg: str, headers: list[tuple[str, str]], body: str) -> bool:
+    """The message was cut: no empty line ends its headers (RFC 3261 s7), or Content-Length
+    (s20.14) says more body than we got."""
+    if "\r\n\r\n" not in whole_msg and "\n\n" not in whole_msg:
+        return True
+    value = header(headers, "content-length")
+    if value is None:
+        return False
+    try:
+        length = int(value.strip())
+    except ValueError:
+        return True
+    return length > len(body.encode("utf-8", errors="surrogateescape"))
 
 
 def dial_string(request_uri: str) -> str:

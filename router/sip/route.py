@@ -84,7 +84,10 @@ class CallRouter:
             return ParseFailure(exc.sip_status, str(exc))
         account_id = self._account_for(inbound)
         user = inbound.from_user or inbound.caller.user
-        location, caller = self._lookup(account_id, user, str(inbound.device_ip))
+        # An unknown device (None: issue 13) is looked up as "" (Unlocated, invalid_ip): its
+        # call keeps its callback identity but never another device's location.
+        device = "" if inbound.device_ip is None else str(inbound.device_ip)
+        location, caller = self._lookup(account_id, user, device)
         plan = plan_call(dialed, location, caller, self.policy)
         return Routed(inbound, dialed, location, caller, plan, account_id, call_ref)
 

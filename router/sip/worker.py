@@ -66,6 +66,7 @@ from router.sip.outcome import CallFacts, CallOutcome, Result
 from router.sip.outgoing import OutgoingRequest
 from router.sip.requests import build_request, call_facts
 from router.sip.route import CallRouter, ParseFailure, Routed, dialled_form
+from router.sip.size import SEND_BUDGET_BYTES, invite_size
 
 MEDIA_LINGER_SECONDS = 0.6
 """A call on the real-media account keeps its PJSUA slot a while after DISCONNECTED (its RTP
@@ -86,6 +87,8 @@ class WorkerConfig:
     trusted_peers: tuple[IPNetwork, ...] = ()
     pbx_peers: tuple[IPNetwork, ...] = ()
     device_ip_header: str = ""
+    device_ip_required: bool = False
+    """Behind the front: a PBX peer's INVITE without the header has no known device."""
     trunk_timeout_seconds: float = 4.0
     prompts_dir: Path = Path("config/prompts")
     languages: tuple[str, ...] = ("en", "es", "fr")
@@ -112,6 +115,7 @@ class WorkerConfig:
             trusted_peers=settings.trusted_peers,
             pbx_peers=settings.pbx_peers,
             device_ip_header=settings.device_ip_header,
+            device_ip_required=settings.device_ip_required,
             trunk_timeout_seconds=settings.trunk_timeout_seconds,
             prompts_dir=settings.prompts_dir,
             default_language=settings.default_language.value,
@@ -294,6 +298,8 @@ class Worker:
         self._pending: dict[str, _Pending] = {}
         self._timers: list[tuple[float, int, int, str]] = []
         self._deferred: deque[tuple[int, str]] = deque()
+        self._starts: deque[int] = deque()
+        """Controllers whose call arrived in onIncomingCall, started on the next loop turn."""
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = (
             queue.SimpleQueue())
         self.stats = Stats()
@@ -339,6 +345,7 @@ class Worker:
         self._held_by.clear()
         self._live.clear()
         self._lingering.clear()
+        self._starts.clear()
 
     def submit(self, job: Callable[[], Any]) -> Future[Any]:
         """Run `job` on the SIP thread (the only safe way for another thread to reach PJSUA)."""
@@ -395,8 +402,9 @@ class Worker:
                 log.exception("e911.emergency.front_build_failed")
             else:
                 log.info("e911.emergency.front", front_ref=front.call_ref,
-                               purpose=front.purpose.value, located=bool(front.pidf_lo),
-                               bridge_free=False, held=self._held(), after_attempts=True)
+                         purpose=front.purpose.value, located=bool(front.pidf_lo),
+                         bridge_free=False, held=self._held(), after_attempts=True,
+                         left_out=list(front.left_out))
                 return front.headers
         headers: list[tuple[str, str]] = [("Contact", f"<{plan.redirect_uri}>")]
         if plan.attempts:
@@ -493,7 +501,8 @@ class Worker:
             return Execution("respond", None, status=403, reason="Forbidden"), log
         try:
             inbound = parse_invite(whole_msg, src_address, pbx_peers=self.config.pbx_peers,
-                                   device_ip_header=self.config.device_ip_header)
+                                   device_ip_header=self.config.device_ip_header,
+                                   device_ip_required=self.config.device_ip_required)
         except IngressError as exc:
             return Execution("respond", None, status=exc.status, reason="Bad Request"), log
         routed = self._router.route(inbound, call_ref=call_ref)
@@ -505,6 +514,11 @@ class Worker:
                              if routed.status == 400 else "Unsupported URI Scheme"), log
         log = self.call_log(call_ref, inbound.call_id, routed)
         log.info("e911.call.received", dialled_form=dialled_form(routed.dialed), caller=caller)
+        if inbound.device_ip is None or not inbound.body_whole:
+            # Issue 13: what we could not read is never guessed (docs/sip-worker.md).
+            log.warning("e911.ingress.incomplete", truncated=inbound.truncated,
+                        body_withheld=inbound.body_withheld,
+                        device_known=inbound.device_ip is not None)
         return self._admit(routed, log), log
 
     def _admit(self, routed: Routed, log: FilteringBoundLogger) -> Execution:
@@ -526,6 +540,17 @@ class Worker:
             return Execution("respond", routed, status=plan.status, reason=plan.reason,
                              headers=(_reason(plan),), result=Result.REJECTED)
         if plan.action is Action.BRIDGE:
+            unfit = self._not_bridgeable(routed)
+            if plan.is_emergency and unfit:
+                # Only the front can carry it with the caller's own body (issue 13).
+                log.info("e911.emergency.not_bridgeable", why=unfit)
+                return self._to_front(routed, log,
+                                      bridge_free=self._slots.can_bridge_emergency(self._held()))
+            if unfit:
+                # An ordinary call the front holds the whole of: it follows the route itself.
+                return Execution("respond", routed, status=302,
+                                 headers=(("Contact", f"<{plan.redirect_uri}>"),),
+                                 result=Result.REDIRECTED)
             if plan.is_emergency:
                 path = self.config.emergency_path
                 # SlotPolicy keeps one slot free past the bridge (ingress_reserve): PJSUA answers
@@ -548,6 +573,9 @@ class Worker:
             return _shed(routed)
         prompt = self._prompts.get(plan.language.value) or self._prompts.get(
             self.config.default_language)
+        if not routed.inbound.body_whole:
+            # No whole offer to answer media to: the final answer at once, as with no prompt.
+            prompt = None
         if prompt is None:
             log.warning("e911.announce.no_prompt", language=plan.language.value)
             return Execution("respond", routed, status=plan.status, headers=(_reason(plan),),
@@ -558,6 +586,23 @@ class Worker:
             log.warning("e911.media.burst_guard")
             return self._no_announcement(routed)
         return Execution("announce", routed, prompt=prompt)
+
+    def _not_bridgeable(self, routed: Routed) -> str:
+        """Why a bridge could not carry this call ("" when it can): we do not have the
+        caller's body whole, or the trunk INVITE would exceed what the wheel can send
+        (PJSIP_EMSGTOOLONG, router.sip.size)."""
+        inbound = routed.inbound
+        if inbound.body_withheld:
+            return "body_withheld"
+        if inbound.truncated:
+            return "truncated"
+        if not routed.plan.attempts:
+            return ""
+        sdp = inbound.body if "sdp" in inbound.content_type else ""
+        extra = 80 if sdp else 0  # the RFC 8373 hlang lines
+        largest = max(invite_size(self._build(routed, k), sdp) + extra
+                      for k in range(len(routed.plan.attempts)))
+        return "too_large" if largest > SEND_BUDGET_BYTES else ""
 
     def _to_front(self, routed: Routed, log: FilteringBoundLogger, *,
                   bridge_free: bool) -> Execution:
@@ -573,7 +618,7 @@ class Worker:
                              result=Result.REDIRECTED)
         log.info("e911.emergency.front", front_ref=front.call_ref,
                  purpose=front.purpose.value, located=bool(front.pidf_lo),
-                 bridge_free=bridge_free, held=self._held())
+                 bridge_free=bridge_free, held=self._held(), left_out=list(front.left_out))
         return Execution("respond", routed, status=302, reason="Moved Temporarily",
                          headers=front.headers, result=Result.REDIRECTED, front=front)
 
@@ -624,7 +669,13 @@ class Worker:
         self._call_logs[ref] = pending.log
         if slots:
             self._held_by[ref] = slots
-        self._guard(controller, controller.start)
+        # Never answered inside onIncomingCall (issue 13, finding 4): pjsua2's wrapper frees
+        # the INVITE's cloned rdata after this callback without a NULL check, and a final
+        # answer given inside it to an INVITE without SDP (a late offer, a body the front
+        # withheld or the wheel cut off) resets the call, which frees and NULLs it first:
+        # `pjsip_rx_data_free_cloned: Assertion 'rdata' failed`, the worker aborts with every
+        # call it held. The controller starts on the loop's next turn instead.
+        self._starts.append(ref)
 
     # -- loop internals -----------------------------------------------------------------
 
@@ -670,6 +721,13 @@ class Worker:
             self._call_logs.get(controller.ref, self._log).exception("e911.controller.failed")
 
     def _run_deferred(self) -> None:
+        while self._starts:
+            ref = self._starts.popleft()
+            controller = self._controllers.get(ref)
+            if controller is not None:
+                self._guard(controller, controller.start)
+                if controller.done:
+                    self._retire(ref)
         for _ in range(len(self._deferred)):
             owner, tag = self._deferred.popleft()
             self._fire(owner, tag)
