@@ -8,7 +8,7 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,9 +33,11 @@ class Delivery:
 
 
 class Receiver:
-    """An HTTP server on 127.0.0.1 answering each POST with the next planned status."""
+    """An HTTP server on 127.0.0.1 answering each POST with the next planned status (200 once
+    they run out), or with what `answer` says of its headers and body."""
 
-    def __init__(self, statuses: list[int]) -> None:
+    def __init__(self, statuses: list[int],
+                 answer: Callable[[dict[str, str], bytes], int] | None = None) -> None:
         self.planned = list(statuses)
         self.deliveries: queue.Queue[Delivery] = queue.Queue()
         receiver = self
@@ -43,9 +45,10 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                status = receiver.planned.pop(0) if receiver.planned else 200
-                receiver.deliveries.put(Delivery(self.path, dict(self.headers.items()), body,
-                                                 status))
+                headers = dict(self.headers.items())
+                status = (answer(headers, body) if answer is not None else
+                          receiver.planned.pop(0) if receiver.planned else 200)
+                receiver.deliveries.put(Delivery(self.path, headers, body, status))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -179,35 +182,20 @@ def test_signature_helper_checks_key_event_id_body_and_age() -> None:
     assert list(Backoff().delays()) == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
 
 
-class VerifyingReceiver(Receiver):
+def verifying_receiver(accepted: list[str]) -> Receiver:
     """A receiver that does what docs/api.md tells one to: verify the v2 signature over the
-    received `X-E911-Event-Id`, then deduplicate on that id. It answers 401 to a delivery
-    that does not verify, 200 (and "seen") otherwise."""
+    received `X-E911-Event-Id` (401 when it does not verify), then deduplicate on that id
+    (`accepted` keeps each id once)."""
 
-    def __init__(self) -> None:
-        super().__init__([])
-        self.accepted: list[str] = []
-        receiver = self
+    def answer(headers: dict[str, str], body: bytes) -> int:
+        event_id = headers.get("X-E911-Event-Id", "")
+        if not expected_signature(headers.get("X-E911-Signature", ""), event_id, body):
+            return 401
+        if event_id not in accepted:
+            accepted.append(event_id)
+        return 200
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                event_id = self.headers.get("X-E911-Event-Id", "")
-                ok = expected_signature(self.headers.get("X-E911-Signature", ""), event_id,
-                                        body)
-                status = 200 if ok else 401
-                if ok and event_id not in receiver.accepted:
-                    receiver.accepted.append(event_id)
-                receiver.deliveries.put(Delivery(self.path, dict(self.headers.items()), body,
-                                                 status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server.RequestHandlerClass = Handler
+    return Receiver([], answer)
 
 
 def _post(url: str, headers: dict[str, str], body: bytes) -> int:
@@ -220,7 +208,8 @@ def test_receiver_verifying_the_event_id_accepts_deliveries_and_refuses_a_swappe
     """A real delivery verifies at a receiver checking the signed event id; the same signed
     body replayed under another X-E911-Event-Id (to slip past its deduplication) is refused
     (issue 13, finding 12)."""
-    receiver = VerifyingReceiver()
+    accepted: list[str] = []
+    receiver = verifying_receiver(accepted)
     sender = WebhookSender(store, receiver.url, SECRET,
                            backoff=Backoff(first_seconds=0.01, attempts=2), poll_seconds=0.02)
     sender.start()
@@ -237,4 +226,4 @@ def test_receiver_verifying_the_event_id_accepts_deliveries_and_refuses_a_swappe
     finally:
         sender.stop()
         receiver.close()
-    assert receiver.accepted == [event.id]
+    assert accepted == [event.id]

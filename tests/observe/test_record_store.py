@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 from structlog.testing import capture_logs
 
 from router.location import migrations, schema
@@ -24,7 +23,15 @@ from router.records.key import RecordKeyError
 from router.records.model import ChainedRecord, pidf_sha256, record_from_outcome
 from router.records.store import RecordKeyMismatch, RecordStore, _row_of
 from tests.observe.conftest import PIDF, outcome, record
-from tests.observe.keyed import KEY, KEY_TEXT, OTHER_KEY, keyed
+from tests.observe.keyed import (
+    KEY,
+    KEY_TEXT,
+    OTHER_KEY,
+    PRUNE_NOW,
+    assert_prune_refused,
+    keyed,
+    triggers_off,
+)
 
 RECORDED = datetime(2026, 3, 1, 12, 6, tzinfo=UTC)
 
@@ -69,14 +76,6 @@ def test_update_and_delete_are_refused_by_the_database(store: Store) -> None:
     assert keyed(store).verify().ok
 
 
-def _triggers_off(store: Store, conn: Connection) -> None:
-    """What someone with DDL rights does first."""
-    if store.dialect == "postgresql":
-        conn.exec_driver_sql("ALTER TABLE call_records DISABLE TRIGGER USER")
-    else:
-        conn.exec_driver_sql("DROP TRIGGER call_records_no_update")
-
-
 def test_row_changed_with_sql_is_named_by_verify(store: Store) -> None:
     """Someone with DDL rights disables the trigger and edits record 2's callback number:
     `verify` fails and names record 2 by seq and id."""
@@ -84,7 +83,7 @@ def test_row_changed_with_sql_is_named_by_verify(store: Store) -> None:
     for i in (1, 2, 3):
         records.append(record(i))
     with store.engine.begin() as conn:
-        _triggers_off(store, conn)
+        triggers_off(store, conn)
         conn.exec_driver_sql(
             "UPDATE call_records SET callback_number = '+15555550000' WHERE seq = 2")
     verdict = records.verify()
@@ -133,11 +132,11 @@ def test_database_refuses_pruning_a_body_before_its_retention_date(store: Store)
     records = keyed(store, retention_days=1)
     records.append(fresh)
     records.append(due)
-    prune = "UPDATE call_records SET pidf_lo = NULL, pidf_pruned_at = :at WHERE seq = :seq"
-    for seq, at in ((1, now), (1, now + timedelta(days=2)), (2, now - timedelta(days=2, hours=1))):
+    assert_prune_refused(store, 1)
+    for seq, at in ((1, now + timedelta(days=2)), (2, now - timedelta(days=2, hours=1))):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-            _set(store, prune, seq=seq, at=at)
-    _set(store, prune, seq=2, at=now)
+            _set(store, PRUNE_NOW, seq=seq, t=at)
+    _set(store, PRUNE_NOW, seq=2, t=now)
     for sql in ("UPDATE call_records SET pidf_lo = 'x' WHERE seq = 2",
                 "UPDATE call_records SET pidf_pruned_at = :at WHERE seq = 2",
                 "UPDATE call_records SET retain_until = :at WHERE seq = 1",
@@ -243,10 +242,7 @@ def test_records_written_before_the_keyed_chain_migrate_and_keep_verifying(
         after = records.verify()
         assert (after.ok, after.legacy, after.keyed, after.last_seq) == (True, 2, 1, 3)
         assert len(records.chain_head().chain_id) == 32
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"), \
-                store.engine.begin() as conn:
-            conn.execute(sa.text("UPDATE call_records SET pidf_lo = NULL, pidf_pruned_at = :t "
-                                 "WHERE seq = 1"), {"t": datetime.now(UTC)})
+        assert_prune_refused(store, 1)
     finally:
         store.close()
 
@@ -311,7 +307,7 @@ def test_record_says_which_path_carried_the_call(store: Store) -> None:
     verdict = records.verify()
     assert (verdict.ok, verdict.checked) == (True, 3)
     with store.engine.begin() as conn:
-        _triggers_off(store, conn)
+        triggers_off(store, conn)
         conn.execute(sa.text("UPDATE call_records SET path = 'bridge' WHERE seq = 3"))
     broken = records.verify().broken
     assert broken is not None and broken.seq == 3

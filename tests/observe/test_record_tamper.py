@@ -22,7 +22,7 @@ from router.records.chain import keyed_hash, legacy_hash
 from router.records.heads import HEAD_EVENT
 from router.records.model import ChainedRecord, pidf_sha256
 from tests.observe.conftest import PIDF, record
-from tests.observe.keyed import KEY, KEY_TEXT, keyed
+from tests.observe.keyed import KEY, KEY_TEXT, PRUNE_NOW, assert_prune_refused, keyed, triggers_off
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,11 +59,7 @@ def _tamper(url: str, *statements: tuple[str, dict[str, object]]) -> None:
     store = open_store(url, migrate=False)
     try:
         with store.engine.begin() as conn:
-            if store.dialect == "postgresql":
-                conn.exec_driver_sql("ALTER TABLE call_records DISABLE TRIGGER USER")
-            else:
-                conn.exec_driver_sql("DROP TRIGGER call_records_no_update")
-                conn.exec_driver_sql("DROP TRIGGER call_records_no_delete")
+            triggers_off(store, conn)
             for sql, params in statements:
                 conn.execute(sa.text(sql), params)
     finally:
@@ -121,16 +117,12 @@ def test_early_prune_of_a_minutes_old_body_is_refused_and_caught(
     done with the trigger off, verify names the record (exit 1)."""
     store = open_store(five_records, migrate=False)
     try:
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"), \
-                store.engine.begin() as conn:
-            conn.execute(sa.text("UPDATE call_records SET pidf_lo = NULL, pidf_pruned_at = :t "
-                                 "WHERE seq = 2"), {"t": datetime.now(UTC)})
+        assert_prune_refused(store, 2)
     finally:
         store.close()
     assert records_verify(five_records, tmp_path).returncode == 0
     now = datetime.now(UTC)
-    _tamper(five_records, ("UPDATE call_records SET pidf_lo = NULL, pidf_pruned_at = :t "
-                           "WHERE seq = 2", {"t": now}))
+    _tamper(five_records, (PRUNE_NOW, {"t": now, "seq": 2}))
     result = records_verify(five_records, tmp_path)
     assert result.returncode == 1, result.stdout
     first = result.stdout.splitlines()[0]
