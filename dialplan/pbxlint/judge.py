@@ -254,7 +254,7 @@ class Judge(ABC, Generic[T]):
                 return []
             return [Finding(FindingKind.NO_FAILOVER, first.line, context, dialled,
                             f"{where} dials only {self.router}: when the router does not "
-                            "answer nothing else is tried (add a {self.dial_word} to the "
+                            f"answer nothing else is tried (add a {self.dial_word} to the "
                             "carrier's E911 trunk after it)")]
         kind, why = wrong
         for later in hits[1:]:

@@ -1,7 +1,8 @@
 """``e911-router pbx lint FILE --router NAME``: would 911/933 from this PBX reach the router?
 
-Reads an Asterisk ``extensions.conf`` and prints every way 911, 933, X911 or X933 would not
-reach the router's PJSIP endpoint/trunk NAME (dialplan/pbxlint, docs/pbx/asterisk.md). Exit 0
+Reads an Asterisk ``extensions.conf`` (or a FreeSWITCH dial plan XML file: one that starts
+with ``<``) and prints every way 911, 933, X911 or X933 would not reach the router's PJSIP
+endpoint/trunk (FreeSWITCH: gateway or host) NAME (dialplan/pbxlint, docs/pbx/). Exit 0
 when clean, 1 with findings, 2 when the file cannot be read. One line a finding
 (``FILE:LINE: [context] DIAL: kind: message``) or, with ``--json``, one JSON object.
 """
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from dialplan.pbxlint import LintReport, lint_asterisk
+from dialplan.pbxlint import LintReport, lint_asterisk, lint_freeswitch
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -26,17 +27,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     commands = group.add_subparsers(dest="pbx_command", metavar="COMMAND", required=True)
     lint = commands.add_parser(
         "lint",
-        help="report every way 911/933/X911/X933 in an Asterisk dial plan misses the router",
+        help="report every way 911/933/X911/X933 in a PBX dial plan misses the router",
         description=(
-            "Read an Asterisk extensions.conf and report each way 911, 933, X911 or X933 "
+            "Read an Asterisk extensions.conf (or a FreeSWITCH dial plan XML file) and report "
+            "each way 911, 933, X911 or X933 "
             "would not reach the router: shadowing patterns, missing X911 routes, 911 needing "
             "a prefix, routes that bypass the router, no failover. Exit 0 clean, 1 findings, "
             "2 unreadable file."
         ),
     )
-    lint.add_argument("file", metavar="FILE", type=Path, help="extensions.conf")
+    lint.add_argument("file", metavar="FILE", type=Path,
+                      help="extensions.conf, or a FreeSWITCH dial plan .xml")
     lint.add_argument("--router", required=True, metavar="NAME",
-                      help="the PJSIP endpoint (or trunk) that leads to the router")
+                      help="the PJSIP endpoint or trunk (FreeSWITCH: gateway or host) that "
+                           "leads to the router")
+    lint.add_argument("--pbx", choices=("auto", "asterisk", "freeswitch"), default="auto",
+                      help="the dial plan's kind (auto: FreeSWITCH when the file starts "
+                           "with '<')")
     lint.add_argument("--context", action="append", default=[], metavar="NAME",
                       help="a context phones dial from (repeatable; default: found in the file)")
     lint.add_argument("--json", action="store_true", help="print one JSON object")
@@ -74,6 +81,9 @@ def _lint_command(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         sys.stderr.write(f"error: cannot read {path}: {exc}\n")
         return EXIT_UNREADABLE
-    report = lint_asterisk(text, router=args.router, contexts=args.context)
+    freeswitch = args.pbx == "freeswitch" or (args.pbx == "auto"
+                                              and text.lstrip().startswith("<"))
+    lint = lint_freeswitch if freeswitch else lint_asterisk
+    report = lint(text, router=args.router, contexts=args.context)
     sys.stdout.write(render_json(path, report) if args.json else render_text(path, report))
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS

@@ -1,34 +1,50 @@
-"""The Asterisk dial-plan lint over its corpus: every bad plan gives exactly the findings its
-header names (kind, line, dialled string), every good plan none."""
+"""The dial-plan lint over its corpus (Asterisk .conf, FreeSWITCH .xml): every bad plan gives
+exactly the findings its header names (kind, line, dialled string), every good plan none."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from dialplan.pbxlint import FindingKind, lint_asterisk
+from dialplan.pbxlint import FindingKind, LintReport, lint_asterisk, lint_freeswitch
 
 CORPUS = Path(__file__).parent / "corpus"
 ROUTER = "e911-router"
-PLANS = sorted(CORPUS.glob("*.conf"))
+PLANS = sorted([*CORPUS.glob("*.conf"), *CORPUS.glob("*.xml")])
+_HEADER = re.compile(r"^(?:;|<!--)\s*(expect|router):\s*(.*?)\s*(?:-->)?$")
+
+
+def header(path: Path, key: str) -> list[str]:
+    """The values of `; KEY: ...` (Asterisk) or `<!-- KEY: ... -->` (XML) header lines."""
+    found = []
+    for line in path.read_text().splitlines():
+        match = _HEADER.match(line)
+        if match and match.group(1) == key:
+            found.append(match.group(2))
+    return found
 
 
 def expected_findings(path: Path) -> set[tuple[str, int, str]]:
-    """The `; expect: KIND LINE DIAL` lines of a corpus file (`; expect: clean` for none)."""
+    """The `expect: KIND LINE DIAL` header lines of a corpus file (`expect: clean` for none)."""
     found: set[tuple[str, int, str]] = set()
     clean = False
-    for line in path.read_text().splitlines():
-        if not line.startswith("; expect:"):
-            continue
-        words = line.split(":", 1)[1].split()
-        if words == ["clean"]:
+    for value in header(path, "expect"):
+        if value == "clean":
             clean = True
             continue
-        kind, number, dial = words
+        kind, number, dial = value.split()
         found.add((FindingKind(kind).value, int(number), dial))
     assert clean != bool(found), f"{path.name}: say 'clean' or list findings, not both"
     return found
+
+
+def lint_plan(path: Path) -> LintReport:
+    """The plan linted as the command would, for its `router:` header or e911-router."""
+    routers = [value.split()[0] for value in header(path, "router")]
+    lint = lint_freeswitch if path.suffix == ".xml" else lint_asterisk
+    return lint(path.read_text(), router=routers[0] if routers else ROUTER)
 
 
 def test_corpus_has_at_least_15_plans_good_and_bad() -> None:
@@ -41,7 +57,7 @@ def test_corpus_has_at_least_15_plans_good_and_bad() -> None:
 @pytest.mark.parametrize("path", PLANS, ids=[p.stem for p in PLANS])
 def test_lint_reports_exactly_what_the_plan_header_expects(path: Path) -> None:
     """Good plans are clean; bad plans give exactly the findings named in their header."""
-    report = lint_asterisk(path.read_text(), router=ROUTER)
+    report = lint_plan(path)
     got = {(f.kind.value, f.line, f.dial or "-") for f in report.findings}
     assert got == expected_findings(path)
     assert report.clean is path.name.startswith("good-")
@@ -77,3 +93,11 @@ def test_named_contexts_replace_the_guess() -> None:
     report = lint_asterisk(text, router=ROUTER, contexts=["site-a", "nowhere"])
     assert report.contexts == ("site-a", "nowhere")
     assert [(f.kind, f.context) for f in report.findings] == [(FindingKind.NO_ROUTE, "nowhere")]
+
+
+def test_no_failover_message_says_what_to_add() -> None:
+    """The no_failover finding names the extension, the router and the Dial to add."""
+    report = lint_asterisk((CORPUS / "bad-no-failover.conf").read_text(), router=ROUTER)
+    assert report.findings[0].message == (
+        "911 in [from-internal] dials only e911-router: when the router does not answer "
+        "nothing else is tried (add a Dial to the carrier's E911 trunk after it)")

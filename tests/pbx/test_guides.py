@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from dialplan.pbxlint import FindingKind, lint_asterisk
+from dialplan.pbxlint import FindingKind, lint_asterisk, lint_freeswitch
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "pbx"
 
@@ -40,6 +40,27 @@ def test_asterisk_guide_without_its_failover_fails_the_lint() -> None:
     prefixed forms) have no failover: the test above can fail."""
     text = asterisk_dialplan().replace(" same => n,Dial(PJSIP/${EXTEN}@${E911_FALLBACK})\n", "")
     report = lint_asterisk(text, router="e911-router")
+    assert {(f.kind, f.dial) for f in report.findings} == {
+        (FindingKind.NO_FAILOVER, d) for d in ("911", "933", "9911", "9933")}
+
+
+def freeswitch_dialplan() -> str:
+    (block,) = [b for b in fenced("freeswitch.md", "xml") if "<extension" in b]
+    return block
+
+
+def test_freeswitch_guide_dialplan_passes_the_lint() -> None:
+    """The dial plan of docs/pbx/freeswitch.md: 911, 933 (and with a prefix) reach the
+    e911-router gateway first, the carrier's gateway on failure."""
+    report = lint_freeswitch(freeswitch_dialplan(), router="e911-router")
+    assert (report.findings, report.contexts) == ((), ("default",))
+
+
+def test_freeswitch_guide_without_its_failover_fails_the_lint() -> None:
+    """Without the `|` alternative the lint says 911 and 933, with and without the
+    prefix 9 the outbound extension uses, have no failover."""
+    text = freeswitch_dialplan().replace("|sofia/gateway/carrier-e911/$1", "")
+    report = lint_freeswitch(text, router="e911-router")
     assert {(f.kind, f.dial) for f in report.findings} == {
         (FindingKind.NO_FAILOVER, d) for d in ("911", "933", "9911", "9933")}
 

@@ -80,3 +80,24 @@ def test_unreadable_file_exits_2_with_one_error_line(tmp_path: Path) -> None:
 def test_router_name_is_required() -> None:
     """Without --router the command refuses (argparse usage error, exit 2)."""
     assert run_lint(str(CORPUS / "good-template.conf")).returncode == 2
+
+
+def test_freeswitch_xml_is_recognised_and_linted() -> None:
+    """A file starting with '<' is read as a FreeSWITCH dial plan: a bridge without
+    continue_on_fail has no failover (exit 1, one line each for 911 and 933)."""
+    path = CORPUS / "bad-fs-fail-without-continue.xml"
+    done = run_lint(str(path), "--router", "e911-router")
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[:2] == [
+        f"{path}:6: [default] {number}: no_failover: e911 in [default] dials only "
+        "e911-router: when the router does not answer nothing else is tried (add a bridge "
+        "to the carrier's E911 trunk after it)" for number in ("911", "933")]
+
+
+def test_xml_that_is_not_well_formed_is_a_finding_not_an_unreadable_file() -> None:
+    """Malformed XML is read (exit 1, an `unreadable` finding at its line), not exit 2."""
+    path = CORPUS / "bad-fs-not-well-formed.xml"
+    done = run_lint(str(path), "--router", "e911-router", "--json")
+    assert done.returncode == 1
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (finding["kind"], finding["line"]) == ("unreadable", 7)
