@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -101,8 +101,75 @@ class _Var:
     parse: Callable[[str, str], Any]
 
 
+# -- secrets: what may be printed or logged ---------------------------------------------------
+
+_SECRET_VARIABLE = re.compile(r"_(?:TOKENS?|KEY|SECRET)$|PASSWORD$|PASSWD$")
+"""Variables whose whole value is a secret (E911_ADMIN_TOKENS, E911_RECORDS_KEY,
+E911_WEBHOOK_SECRET, any *_TOKEN(S)/*_KEY/*_SECRET/*PASSWORD). A *_KEY_FILE is a path."""
+
+_ACCOUNT_SCHEMES = frozenset({"postgresql", "postgres", "sqlite", "mysql", "mariadb", "smtp",
+                              "smtps"})
+"""Schemes (before any "+driver") whose URL user name is an account name, shown. Elsewhere
+(webhooks) the userinfo is often the credential itself (https://TOKEN@host): all masked."""
+
+_HARMLESS_QUERY_KEYS = frozenset({"sslmode", "connect_timeout", "application_name", "options",
+                                  "target_session_attrs", "cafile", "sslrootcert", "timeout"})
+"""URL query keys whose values are settings, not credentials; every other value is masked."""
+
+_TOKEN_LIKE = re.compile(r"(?=.*[A-Za-z])(?=.*[0-9])[A-Za-z0-9_\-]{16,}")
+"""A path segment that looks like a capability token (Slack, Teams and Discord webhook URLs
+carry theirs in the path)."""
+
+MASK = "***"
+
+
+def is_secret_variable(name: str) -> bool:
+    """True when the whole value of setting `name` is a secret."""
+    return _SECRET_VARIABLE.search(name.upper()) is not None
+
+
+def redact_url(url: str) -> str:
+    """`url` with its credentials masked: the password (and, outside database and SMTP URLs,
+    the user name), query values other than known settings, token-like path segments of
+    http(s) URLs, and the fragment. Scheme, host, port and path stay, so an operator can
+    still tell which server is meant."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<hidden: not a URL>"
+    userinfo, at, netloc = parts.netloc.rpartition("@")
+    if at:
+        user, colon, _password = userinfo.partition(":")
+        if parts.scheme.partition("+")[0] in _ACCOUNT_SCHEMES and user:
+            netloc = f"{user}:{MASK}@{netloc}" if colon else f"{user}@{netloc}"
+        else:
+            netloc = f"{MASK}@{netloc}"
+    path = parts.path
+    if parts.scheme in ("http", "https"):
+        path = "/".join(MASK if _TOKEN_LIKE.fullmatch(s) else s for s in path.split("/"))
+    query = "&".join(
+        item if key in _HARMLESS_QUERY_KEYS else f"{key}={MASK}" if sep else MASK
+        for item in parts.query.split("&") if item
+        for key, sep, _ in (item.partition("="),))
+    text = urlunsplit(("", netloc, path, query, MASK if parts.fragment else ""))
+    # urlunsplit drops an empty authority ("sqlite:///var/e911.db" would lose its "//").
+    if url[len(parts.scheme) + 1:].startswith("//") and not text.startswith("//"):
+        text = "//" + text
+    return f"{parts.scheme}:{text}" if parts.scheme else text
+
+
+def redacted(name: str, value: str) -> str:
+    """The value of setting `name` as it may be printed or logged."""
+    if is_secret_variable(name):
+        return "<hidden>" if value else ""
+    if name.upper().endswith("_URL") and value:
+        return redact_url(value)
+    return value
+
+
 def _fail(name: str, value: str, why: str) -> SettingsError:
-    return SettingsError(f"{name}={value!r}: {why}")
+    # Never the secret itself: config check prints this line (issue 13, finding 9).
+    return SettingsError(f"{name}={redacted(name, value)!r}: {why}")
 
 
 def _parse_str(name: str, value: str) -> str:
@@ -232,6 +299,14 @@ def _parse_database_url(name: str, value: str) -> str:
         raise _fail(name, value, "must start with sqlite:/// or postgresql://")
     if scheme == "sqlite" and not text.startswith("sqlite:///"):
         raise _fail(name, value, "SQLite URLs look like sqlite:///var/e911.db")
+    try:
+        port = urlsplit(text).port
+    except ValueError:
+        port = 0
+    if port == 0:
+        # Caught here, so the message masks the password; SQLAlchemy's own parse error
+        # would quote the whole URL.
+        raise _fail(name, value, "port must be between 1 and 65535")
     return text
 
 
@@ -460,7 +535,8 @@ class Settings:
     announce_overflow: AnnounceOverflow
     """What an unlocated caller gets when no slot is free to play the prompt."""
     emergency_path: EmergencyPath
-    database_url: str
+    database_url: str = field(repr=False)
+    """May hold a password: print `redacted("E911_DATABASE_URL", ...)`, never the value."""
     bind_prefix_v4: int
     bind_prefix_v6: int
     api_listen: HostPort
@@ -469,7 +545,8 @@ class Settings:
     smtp_url: str = field(repr=False)
     smtp_from: str
     notify_on_test_calls: bool
-    webhook_url: str
+    webhook_url: str = field(repr=False)
+    """May hold a token (userinfo, path or query): print `redact_url()` of it."""
     webhook_secret: str = field(repr=False)
     default_language: Language
     prompts_dir: Path
