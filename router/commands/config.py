@@ -10,9 +10,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from router.settings import Settings, SettingsError, load_settings_from_environment
-
-_SECRET_FIELDS = {"admin_tokens", "smtp_url", "webhook_secret", "records_key"}
+from router.settings import (
+    Settings,
+    SettingsError,
+    is_secret_variable,
+    load_settings_from_environment,
+    redact_url,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -21,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     check = actions.add_parser("check", help="load .env + environment; exit 2 on a bad value")
     check.add_argument("--env-file", help="read this file instead of .env")
     check.set_defaults(handler=_check)
-    show = actions.add_parser("show", help="print the effective settings as JSON (no secrets)")
+    show = actions.add_parser("show", help="print the effective settings as JSON (secrets "
+                                           "masked)")
     show.add_argument("--env-file", help="read this file instead of .env")
     show.set_defaults(handler=_show)
 
@@ -59,8 +64,17 @@ def _show(args: argparse.Namespace) -> int:
     settings = load_or_exit(args.env_file)
     if settings is None:
         return 2
-    out = {f.name: ("<set>" if getattr(settings, f.name) else "")
-           if f.name in _SECRET_FIELDS else _jsonable(getattr(settings, f.name))
-           for f in fields(settings)}
+    out = {f.name: _shown(f.name, getattr(settings, f.name)) for f in fields(settings)}
     print(json.dumps(out, indent=2))
     return 0
+
+
+def _shown(name: str, value: Any) -> Any:
+    """A setting as `config show` prints it: secrets as "<set>", URLs without their
+    credentials (router.settings decides which is which)."""
+    variable = f"E911_{name.upper()}"
+    if is_secret_variable(variable):
+        return "<set>" if value else ""
+    if variable.endswith("_URL") and isinstance(value, str):
+        return redact_url(value) if value else ""
+    return _jsonable(value)

@@ -13,6 +13,7 @@ filters on both, so another user's row is indistinguishable from a missing one (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -38,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from router.location import migrations, schema
 from router.location.bindings import (
     BindPrefixes,
+    IPAddress,
     address_hex,
     contains,
     network_of,
@@ -71,6 +73,7 @@ from router.location.model import (
     ValidatedAddress,
 )
 from router.location.msag import MsagImport, MsagRow
+from router.settings import redact_url
 
 log = structlog.get_logger(__name__)
 
@@ -365,8 +368,8 @@ class Store:
         return self._engine
 
     def describe(self) -> str:
-        """The URL without its password, for logs."""
-        return self._engine.url.render_as_string(hide_password=True)
+        """The URL without its passwords (userinfo and query, `redact_url`), for logs."""
+        return redact_url(self._engine.url.render_as_string(hide_password=False))
 
     def migrate(self) -> list[int]:
         applied = migrations.migrate(self._engine)
@@ -993,57 +996,115 @@ class Store:
     def record_network_seen(
         self, account_id: str, sip_user: str, ip: str, *, now: datetime | None = None
     ) -> Event | None:
-        """A device of this user was seen at `ip`. Records `network.changed` when the user has
-        saved addresses, none bound to that network, and no event for the same user and network
-        within `network_event_window`; returns the event, or None when nothing was due."""
+        """A device of this user was seen at `ip` (a call). Records `network.changed` when the
+        user has saved addresses, none bound to that network, and no event for the same user and
+        network within `network_event_window`; returns the event, or None when nothing was due."""
+        address, network = self._device_network(ip)
+        when = now or _now()
+        with self._write() as conn:
+            recorded = (self._network_change_due(conn, account_id, sip_user, address, network,
+                                                 when)
+                        if self._lock_user(conn, account_id, sip_user) else None)
+        if recorded is not None:
+            log.info("e911.location.network_changed", account_id=account_id,
+                     event_id=recorded.id, seen_by="call")
+        return recorded
+
+    def record_registration(
+        self, account_id: str, sip_user: str, ip: str, *, contact: str, registered: bool,
+        expires_seconds: int, now: datetime | None = None,
+    ) -> Event | None:
+        """A trusted PBX reports a device (`contact`) of this user registered at `ip` for
+        `expires_seconds`, or gone (`registered=False`). A device arriving on a network where
+        none of the user's devices is registered is a sighting, judged by the same rule as a
+        call's (`record_network_seen`); a re-registration, or another device of the user
+        already registered there, is silent. Returns the event, or None."""
+        address, network = self._device_network(ip)
+        if expires_seconds < 0:
+            raise InvalidValue("expires", "must be 0 or more seconds")
+        when = now or _now()
+        key = hashlib.sha256(contact.encode("utf-8", "surrogatepass")).hexdigest()
+        r = schema.registrations
+        mine = (r.c.account_id == account_id, r.c.sip_user == sip_user)
+        with self._write() as conn:
+            if not self._lock_user(conn, account_id, sip_user):
+                return None  # a user the store does not know has nothing to prompt for
+            conn.execute(r.delete().where(*mine, r.c.expires_at <= when))
+            # Still registered there (this device refreshing, or another of the user's)?
+            present = conn.scalar(sa.select(r.c.contact_sha256)
+                                  .where(*mine, r.c.network == network).limit(1))
+            conn.execute(r.delete().where(*mine, r.c.contact_sha256 == key))
+            if not registered or expires_seconds == 0:
+                return None
+            conn.execute(r.insert().values(
+                account_id=account_id, sip_user=sip_user, contact_sha256=key, network=network,
+                device_ip=str(address), expires_at=when + timedelta(seconds=expires_seconds),
+                updated_at=when))
+            recorded = (None if present is not None else
+                        self._network_change_due(conn, account_id, sip_user, address, network,
+                                                 when))
+        if recorded is not None:
+            log.info("e911.location.network_changed", account_id=account_id,
+                     event_id=recorded.id, seen_by="registration")
+        return recorded
+
+    def _device_network(self, ip: str) -> tuple[IPAddress, str]:
         try:
             address = parse_ip(ip)
-            network = str(network_of(address, self.bind_prefixes))
+            return address, str(network_of(address, self.bind_prefixes))
         except ValueError as exc:
             raise InvalidValue("ip", str(exc)) from exc
-        when = now or _now()
-        a, b, e, u = schema.addresses, schema.bindings, schema.events, schema.users
-        with self._write() as conn:
-            # Lock the user row: two hosts seeing the same device write one event, not two.
-            locked = conn.execute(
-                sa.select(u.c.sip_user)
-                .where(u.c.account_id == account_id, u.c.sip_user == sip_user)
-                .with_for_update()
-            ).first()
-            if locked is None:
-                return None
-            has_address = conn.scalar(
-                sa.select(a.c.id).where(a.c.account_id == account_id, a.c.sip_user == sip_user)
-                .limit(1)
+
+    @staticmethod
+    def _lock_user(conn: Connection, account_id: str, sip_user: str) -> bool:
+        """Lock the user row (False: no such user): two hosts seeing the same device, or a
+        call and a registration at once, write one event, not two."""
+        u = schema.users
+        return conn.execute(
+            sa.select(u.c.sip_user)
+            .where(u.c.account_id == account_id, u.c.sip_user == sip_user)
+            .with_for_update()
+        ).first() is not None
+
+    def _network_change_due(
+        self, conn: Connection, account_id: str, sip_user: str, address: IPAddress,
+        network: str, when: datetime,
+    ) -> Event | None:
+        """The one rule, for calls and registrations alike (the user row is locked): a user
+        with saved addresses seen on a network none of them is bound to gets one
+        `network.changed` a `network_event_window`; a known network re-binds silently (its
+        binding simply applies again)."""
+        a, b, e = schema.addresses, schema.bindings, schema.events
+        has_address = conn.scalar(
+            sa.select(a.c.id).where(a.c.account_id == account_id, a.c.sip_user == sip_user)
+            .limit(1)
+        )
+        if has_address is None:
+            return None
+        networks = conn.scalars(
+            sa.select(b.c.network).where(
+                b.c.account_id == account_id, b.c.sip_user == sip_user
             )
-            if has_address is None:
-                return None
-            networks = conn.scalars(
-                sa.select(b.c.network).where(
-                    b.c.account_id == account_id, b.c.sip_user == sip_user
-                )
+        )
+        if any(contains(bound, address) for bound in networks):
+            return None
+        recent = conn.scalar(
+            sa.select(e.c.seq)
+            .where(
+                e.c.account_id == account_id,
+                e.c.sip_user == sip_user,
+                e.c.type == EventType.NETWORK_CHANGED.value,
+                e.c.network == network,
+                e.c.created_at > when - self.network_event_window,
             )
-            if any(contains(bound, address) for bound in networks):
-                return None
-            recent = conn.scalar(
-                sa.select(e.c.seq)
-                .where(
-                    e.c.account_id == account_id,
-                    e.c.sip_user == sip_user,
-                    e.c.type == EventType.NETWORK_CHANGED.value,
-                    e.c.network == network,
-                    e.c.created_at > when - self.network_event_window,
-                )
-                .limit(1)
-            )
-            if recent is not None:
-                return None
-            data = {"user": sip_user, "network": network, "ip": str(address)}
-            recorded = self._append_event(
-                conn, account_id, EventType.NETWORK_CHANGED.value, data, sip_user, network, when
-            )
-        log.info("e911.location.network_changed", account_id=account_id, event_id=recorded.id)
-        return recorded
+            .limit(1)
+        )
+        if recent is not None:
+            return None
+        data = {"user": sip_user, "network": network, "ip": str(address)}
+        return self._append_event(
+            conn, account_id, EventType.NETWORK_CHANGED.value, data, sip_user, network, when
+        )
 
     def list_events(
         self,
