@@ -101,14 +101,8 @@ def lint_asterisk(
         findings.append(Finding(FindingKind.UNREADABLE, bad.line, bad.context, "",
                                 f"{bad.text!r}: {bad.why}"))
     analyser = _Analyser(plan, router, config)
-    for name in checked:
-        if name not in plan.contexts:
-            findings.append(Finding(FindingKind.NO_ROUTE, 0, name, "",
-                                    f"context {name!r} is not in this file"))
-            continue
-        findings.extend(analyser.context_findings(name, plan.contexts[name].line))
-    unique = sorted(dict.fromkeys(findings), key=lambda f: (f.line, f.context, f.dial, f.kind))
-    return LintReport(router, checked, tuple(unique))
+    lines = {name: ctx.line for name, ctx in plan.contexts.items()}
+    return analyser.report(checked, lines, findings)
 
 
 def dialling_contexts(plan: DialPlan) -> tuple[str, ...]:

@@ -109,15 +109,8 @@ def lint_freeswitch(
     checked = named or tuple(n for n, exts in plan.items()
                              if n != INBOUND_CONTEXT and any(_dials_out(e) for e in exts))
     judge = _FreeSwitch(plan, _preprocess_variables(root), router, config)
-    for name in checked:
-        if name not in plan:
-            findings.append(Finding(FindingKind.NO_ROUTE, 0, name, "",
-                                    f"context {name!r} is not in this file"))
-            continue
-        line = plan[name][0].line if plan[name] else 0
-        findings.extend(judge.context_findings(name, line))
-    unique = sorted(dict.fromkeys(findings), key=lambda f: (f.line, f.context, f.dial, f.kind))
-    return LintReport(router, checked, tuple(unique))
+    lines = {name: extensions[0].line if extensions else 0 for name, extensions in plan.items()}
+    return judge.report(checked, lines, findings)
 
 
 def _read(root: etree._Element, fragment_context: str
@@ -262,7 +255,9 @@ class _FreeSwitch(Judge[Taken]):
                 variables[name.strip().removeprefix("nolocal:")] = value
             elif action.app == "bridge":
                 self._bridge(action, data, context, path, depth)
-                if variables.get("continue_on_fail", "false") != "true":
+                # continue_on_fail=true, or a list of causes (some failures go on): the next
+                # action runs after a failed bridge; otherwise the call ends there.
+                if variables.get("continue_on_fail", "false").strip().lower() in ("false", ""):
                     return False
             elif action.app == "transfer" and data is not None:
                 words = data.split()

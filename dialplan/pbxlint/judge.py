@@ -204,6 +204,20 @@ class Judge(ABC, Generic[T]):
 
     # --- one context -----------------------------------------------------------------
 
+    def report(self, checked: tuple[str, ...], lines: dict[str, int],
+               findings: list[Finding]) -> LintReport:
+        """The report for the contexts ``checked`` (``lines``: where each context of the file
+        is written), after the file's own ``findings`` (unreadable lines, ...)."""
+        found = list(findings)
+        for name in checked:
+            if name not in lines:
+                found.append(Finding(FindingKind.NO_ROUTE, 0, name, "",
+                                     f"context {name!r} is not in this file"))
+                continue
+            found.extend(self.context_findings(name, lines[name]))
+        unique = sorted(dict.fromkeys(found), key=lambda f: (f.line, f.context, f.dial, f.kind))
+        return LintReport(self.router, checked, tuple(unique))
+
     def context_findings(self, context: str, line: int) -> list[Finding]:
         """The findings for ``context`` (written at ``line``)."""
         findings: list[Finding] = []
