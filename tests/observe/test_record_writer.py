@@ -12,7 +12,7 @@ from router.metrics import REGISTRY
 from router.records.model import pidf_sha256
 from router.records.writer import RecordSpool, RecordWriter, record_from_json, record_to_json
 from tests.observe.conftest import PIDF, record
-from tests.observe.keyed import keyed
+from tests.observe.keyed import KEY, OTHER_KEY, keyed
 
 
 def _count(result: str) -> float:
@@ -102,3 +102,32 @@ def test_prune_drops_bodies_older_than_retention(store: Store, tmp_path: Path) -
     stored = records.get(record(1).id)
     assert stored is not None and stored.record.pidf_lo is None
     assert records.verify().ok
+
+
+def test_writer_with_another_key_spools_and_imports_once_the_key_is_right(
+    store: Store, tmp_path: Path
+) -> None:
+    """A worker holding another key than the chain's (a host given the wrong key): the record
+    is spooled with `e911.record.key_refused`, never forks the chain, and joins it once the
+    worker has the chain's key."""
+    keyed(store).append(record(1))
+    spool = RecordSpool(tmp_path / "spool")
+    wrong = RecordWriter(keyed(store, key=OTHER_KEY), spool, retention_days=30)
+    wrong.start()
+    try:
+        with capture_logs() as logs:
+            wrong.submit(record(2))
+            assert wrong.flush(15)
+    finally:
+        wrong.stop()
+    refused = [e for e in logs if e["event"] == "e911.record.key_refused"]
+    assert [(e["record_id"], e["reason"].split(":")[0]) for e in refused] == [
+        (record(2).id, f"the record chain is keyed with key id {KEY.key_id}, this process has "
+                       f"key id {OTHER_KEY.key_id} (E911_RECORDS_KEY)")]
+    assert [(e["record_id"], e["store_error"]) for e in logs
+            if e["event"] == "e911.record.spooled"] == [(record(2).id, "RecordKeyMismatch")]
+    assert (spool.count(), keyed(store).count()) == (1, 1)
+    right = RecordWriter(keyed(store), spool, retention_days=30)
+    assert right.import_spool() == 1
+    verdict = keyed(store).verify()
+    assert (verdict.ok, verdict.last_seq, spool.count()) == (True, 2, 0)

@@ -78,7 +78,8 @@ def test_verify_without_the_records_key_answers_503(tmp_path: Path) -> None:
     """No E911_RECORDS_KEY and no key file: the verdict cannot be computed; 503 in the
     documented error shape, naming the missing file, never a key."""
     store = open_store(f"sqlite:///{tmp_path}/e911.db")
-    settings = api_settings(E911_RECORDS_KEY_FILE=str(tmp_path / "missing.key"))
+    settings = api_settings(E911_RECORDS_KEY="",
+                            E911_RECORDS_KEY_FILE=str(tmp_path / "missing.key"))
     app = create_app(settings, store, options=FAST)
     app.include_router(records_api.router)
     server = serve(app)
