@@ -31,7 +31,15 @@ from router.api.errors import install_error_handlers
 from router.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from router.api.models import HealthOut
 from router.api.msag_cache import MsagCache
-from router.api.routes import account, addresses, calls, events, networks, users
+from router.api.routes import (
+    account,
+    addresses,
+    calls,
+    events,
+    networks,
+    registrations,
+    users,
+)
 from router.api.webhook import Backoff, WebhookSender
 from router.location.store import Store
 from router.settings import Settings
@@ -95,7 +103,8 @@ def create_app(settings: Settings, store: Store, *,
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     install_error_handlers(app)
-    for module in (account, users, addresses, networks, events, calls, records):
+    for module in (account, users, addresses, networks, events, calls, records,
+                   registrations):
         app.include_router(module.router)
 
     @app.get("/health", response_model=HealthOut, tags=["health"],

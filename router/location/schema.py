@@ -408,3 +408,23 @@ call_record_head = sa.Table(
 )
 """The last record's seq and hash: the lock appenders take, and what `verify` ends on; 0008
 adds the id of the key that extends the chain and the chain's own id (router/records)."""
+
+# --- device registrations (migration 0010; router/location/registrations.py) ---------------
+
+registrations = sa.Table(
+    "registrations",
+    metadata,
+    sa.Column("account_id", sa.String(64), primary_key=True),
+    sa.Column("sip_user", sa.String(128), primary_key=True),
+    sa.Column("contact_sha256", sa.String(64), primary_key=True),
+    sa.Column("network", sa.String(64), nullable=False),
+    sa.Column("device_ip", sa.String(64), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["account_id", "sip_user"], ["users.account_id", "users.sip_user"], ondelete="CASCADE",
+        name="registrations_user_fk",
+    ),
+)
+"""0010: a trusted PBX's registered devices, one row a contact, until `expires_at`: a device
+already registered on a network re-registers silently (Store.record_registration)."""
