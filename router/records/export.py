@@ -25,7 +25,7 @@ CSV_COLUMNS = (
     "outcome", "result", "final_status", "action", "path", "dialed", "account_id", "sip_user",
     "sip_call_id", "callback_number", "trunks_tried", "trunk_used", "location_id",
     "location_source", "pidf_sha256", "pidf_lo", "pidf_pruned_at", "notifications",
-    "worker", "call_ref", "prev_hash", "hash",
+    "worker", "call_ref", "prev_hash", "hash", "retain_until", "chain_version",
 )
 
 
@@ -66,6 +66,7 @@ def record_json(item: ChainedRecord, notifications: Sequence[NotificationOutcome
                           for n in notifications],
         "worker": r.worker, "call_ref": r.call_ref,
         "prev_hash": item.prev_hash, "hash": item.hash,
+        "retain_until": instant(item.retain_until), "chain_version": item.version,
     }
 
 

@@ -79,6 +79,8 @@ def test_export_csv_has_one_row_per_record_in_the_window(records_db: str) -> Non
     assert rows[0]["pidf_sha256"] == pidf_sha256(PIDF)
     assert rows[0]["pidf_lo"] == PIDF
     assert rows[0]["trunks_tried"] == "sip:127.0.0.1:5071 200"
+    assert (rows[0]["retain_until"], rows[0]["chain_version"]) == (
+        "2033-02-27T12:00:02.123456Z", "2")
 
 
 def test_export_json_carries_the_chain_verdict(records_db: str, tmp_path: Path) -> None:
