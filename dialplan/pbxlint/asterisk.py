@@ -105,6 +105,42 @@ def lint_asterisk(
     return analyser.report(checked, lines, findings)
 
 
+def extensions_for(plan: DialPlan, context: str, dialled: str, *, priority: int | None = 1,
+                   label: str | None = None, timed: bool = True) -> list[Route[Extension]]:
+    """Every extension that takes ``dialled`` from ``context`` and has ``priority`` (or the
+    ``label``), in the order Asterisk tries them (``pbx_find_extension``): the context's own
+    extensions in ``ext_cmp`` order, then each include in the order written, depth first, each
+    context once. A matching extension without that priority does not stop the search (as in
+    Asterisk's own tests/test_pbx.c). Caller-id extensions (``911/1001``) are left out; with
+    ``timed`` False, so are time-limited includes."""
+    out: list[Route[Extension]] = []
+    stack: list[str] = []
+
+    def search(name: str) -> None:
+        if name in stack or name not in plan.contexts:
+            return
+        stack.append(name)
+        ctx = plan.contexts[name]
+        for ext in ctx.extensions:
+            has = ext.labelled(label) if label is not None else ext.step(priority or 1)
+            if not ext.cid and has is not None and matches(ext.name, dialled):
+                out.append(Route(name, ext.name, ext.line, ext))
+        for inc in ctx.includes:
+            if timed or not inc.timed:
+                search(inc.context)
+
+    search(context)
+    return out
+
+
+def find_extension(plan: DialPlan, context: str, dialled: str, *, priority: int | None = 1,
+                   label: str | None = None) -> Route[Extension] | None:
+    """The extension Asterisk runs for ``dialled`` at ``priority`` (or ``label``) in
+    ``context``, or None (the channel would hang up)."""
+    found = extensions_for(plan, context, dialled, priority=priority, label=label)
+    return found[0] if found else None
+
+
 def dialling_contexts(plan: DialPlan) -> tuple[str, ...]:
     """Contexts phones dial from: not included or jumped to, not templates, dialling out."""
     reached: set[str] = set()
@@ -172,25 +208,9 @@ class _Analyser(Judge[Extension]):
     # --- Asterisk's search -------------------------------------------------------------
 
     def routes(self, context: str, dialled: str, *, timed: bool) -> list[Route[Extension]]:
-        """Every extension that takes ``dialled`` from ``context``, in the order Asterisk
-        tries them; the first one is the one that runs."""
-        out: list[Route[Extension]] = []
-        stack: list[str] = []
-
-        def search(name: str) -> None:
-            if name in stack or name not in self.plan.contexts:
-                return
-            stack.append(name)
-            ctx = self.plan.contexts[name]
-            for ext in ctx.extensions:
-                if not ext.cid and ext.step(1) is not None and matches(ext.name, dialled):
-                    out.append(Route(name, ext.name, ext.line, ext))
-            for inc in ctx.includes:
-                if timed or not inc.timed:
-                    search(inc.context)
-
-        search(context)
-        return out
+        """Every extension that takes ``dialled`` from ``context`` at priority 1, in the order
+        Asterisk tries them; the first one is the one that runs."""
+        return extensions_for(self.plan, context, dialled, priority=1, timed=timed)
 
     def prefixes(self, context: str) -> list[str]:
         """Access prefixes the context uses: an X911/X933 extension, or a pattern that starts
@@ -274,19 +294,18 @@ class _Analyser(Judge[Extension]):
             context, exten = texts[0], texts[1]
         elif len(texts) == 2:
             exten = texts[0]
-        hits = self.routes(context, exten, timed=True)
-        if not hits:
-            # Asterisk hangs up a channel sent to an extension that does not exist.
-            return _End.STOPPED
-        hit = hits[0]
         if priority.isdigit():
-            number = int(priority)
+            hit = find_extension(self.plan, context, exten, priority=int(priority))
         else:
-            labelled = hit.item.labelled(priority)
-            if labelled is None:
-                return _End.STOPPED
-            number = labelled.priority
-        return self._run(context, hit.item, exten, number, path, budget, depth + 1)
+            hit = find_extension(self.plan, context, exten, label=priority)
+        if hit is None:
+            # Asterisk hangs up a channel sent to an extension (or priority) that does not
+            # exist.
+            return _End.STOPPED
+        step = hit.item.step(int(priority)) if priority.isdigit() else hit.item.labelled(priority)
+        if step is None:  # never: find_extension returns only extensions that have it
+            return _End.STOPPED
+        return self._run(context, hit.item, exten, step.priority, path, budget, depth + 1)
 
     def _dial(self, line: int, targets: str, exten: str, path: CallPath, budget: _Budget,
               depth: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from dialplan.pbxlint.asterisk import find_extension
+from dialplan.pbxlint.asterisk_conf import parse
 from dialplan.pbxlint.asterisk_pattern import matches, normalize, sort_key
 
 
@@ -60,3 +62,36 @@ def test_normalize_drops_spaces_and_dashes_outside_sets() -> None:
     """Extension names are stored without spaces and eye-candy dashes; a set keeps its range."""
     assert normalize("_NXX - XXXX") == "_NXXXXXX"
     assert normalize("_[1-5]11") == "_[1-5]11"
+
+
+# Asterisk's own tests/test_pbx.c (pattern_match_test): context test_pattern holds _2. and
+# 2000 (priority 1 only) and includes test_pattern_include, which holds 2000 at priority 2.
+ASTERISK_TEST_PBX = """
+[test_pattern]
+include => test_pattern_include
+exten => _2.,1,NoOp(first)
+exten => 2000,1,NoOp(second)
+
+[test_pattern_include]
+exten => 2000,2,NoOp(third)
+"""
+
+
+@pytest.mark.parametrize(
+    ("context", "dialled", "priority", "found_in", "line"),
+    [
+        pytest.param("test_pattern", "200", 1, "test_pattern", 4, id="pattern"),
+        pytest.param("test_pattern", "2000", 1, "test_pattern", 5, id="exact-before-pattern"),
+        pytest.param("test_pattern", "2000", 2, "test_pattern_include", 8,
+                     id="no-priority-2-here-so-the-include"),
+        pytest.param("test_pattern_include", "2000", 2, "test_pattern_include", 8,
+                     id="include-itself"),
+    ],
+)
+def test_find_extension_agrees_with_asterisks_own_pattern_match_test(
+        context: str, dialled: str, priority: int, found_in: str, line: int) -> None:
+    """The extension found for (context, number, priority) is the one Asterisk's test_pbx.c
+    expects: a matching extension without the priority asked for does not stop the search."""
+    found = find_extension(parse(ASTERISK_TEST_PBX), context, dialled, priority=priority)
+    assert found is not None
+    assert (found.context, found.line) == (found_in, line)
