@@ -96,9 +96,15 @@ def create_key_file(path: Path) -> tuple[RecordKey, bool]:
     the key the file holds afterwards and whether this call wrote it. Safe when several
     processes race: the file is written whole under a temporary name and linked into place,
     so nobody reads half a key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise RecordKeyError(
+            f"E911_RECORDS_KEY_FILE={path}: cannot create it ({exc.strerror or exc}); create "
+            f"it yourself (`openssl rand -hex 32 > {path}; chmod 600 {path}`) or set "
+            f"E911_RECORDS_KEY") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(secrets.token_hex(32) + "\n")

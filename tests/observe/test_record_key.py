@@ -46,6 +46,22 @@ def test_first_start_creates_a_0600_key_file_once_and_logs_only_its_id(tmp_path:
     assert [p.name for p in path.parent.iterdir()] == ["records.key"]
 
 
+def test_a_key_file_that_cannot_be_created_is_a_key_error_saying_what_to_do(
+    tmp_path: Path,
+) -> None:
+    """A key file path whose directory cannot be made (here: under a regular file; in a
+    deployment, a read-only /etc) raises RecordKeyError naming the file and the fix, so `run`
+    exits 2 with one line instead of a traceback."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    path = blocker / "records.key"
+    with pytest.raises(RecordKeyError) as failed:
+        records_key(load_settings({"E911_RECORDS_KEY_FILE": str(path)}), create=True)
+    assert str(failed.value).startswith(f"E911_RECORDS_KEY_FILE={path}: cannot create it (")
+    assert str(failed.value).endswith(f"create it yourself (`openssl rand -hex 32 > {path}; "
+                                      f"chmod 600 {path}`) or set E911_RECORDS_KEY")
+
+
 def test_workers_starting_together_end_with_one_key(tmp_path: Path) -> None:
     """Four processes creating the key file at once all use the same key."""
     path = str(tmp_path / "records.key")
