@@ -14,7 +14,9 @@ import json
 import sys
 from pathlib import Path
 
+from dialplan import DEFAULT_CONFIG, DialPlanConfig
 from dialplan.pbxlint import LintReport, lint_asterisk, lint_freeswitch
+from router.settings import SettingsError, load_settings_from_environment
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -47,6 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lint.add_argument("--context", action="append", default=[], metavar="NAME",
                       help="a context phones dial from (repeatable; default: found in the file)")
     lint.add_argument("--json", action="store_true", help="print one JSON object")
+    lint.add_argument("--env-file", metavar="FILE",
+                      help="the router's settings: judge the numbers sent to it under its dial "
+                           "plan (E911_ACCESS_PREFIXES, ...); default: the router's defaults")
     lint.set_defaults(handler=_lint_command)
 
 
@@ -76,6 +81,13 @@ def render_json(path: str, report: LintReport) -> str:
 
 def _lint_command(args: argparse.Namespace) -> int:
     path = str(args.file)
+    config: DialPlanConfig = DEFAULT_CONFIG
+    if args.env_file:
+        try:
+            config = load_settings_from_environment(args.env_file).dialplan_config()
+        except SettingsError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return EXIT_UNREADABLE
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -84,6 +96,6 @@ def _lint_command(args: argparse.Namespace) -> int:
     freeswitch = args.pbx == "freeswitch" or (args.pbx == "auto"
                                               and text.lstrip().startswith("<"))
     lint = lint_freeswitch if freeswitch else lint_asterisk
-    report = lint(text, router=args.router, contexts=args.context)
+    report = lint(text, router=args.router, contexts=args.context, config=config)
     sys.stdout.write(render_json(path, report) if args.json else render_text(path, report))
     return EXIT_CLEAN if report.clean else EXIT_FINDINGS

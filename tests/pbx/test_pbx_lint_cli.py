@@ -101,3 +101,17 @@ def test_xml_that_is_not_well_formed_is_a_finding_not_an_unreadable_file() -> No
     assert done.returncode == 1
     (finding,) = json.loads(done.stdout)["findings"]
     assert (finding["kind"], finding["line"]) == ("unreadable", 7)
+
+
+def test_router_settings_decide_which_prefixed_numbers_it_reads_as_911(tmp_path: Path) -> None:
+    """With --env-file the numbers sent to the router are judged under its dial plan: a router
+    that takes only 8 as access prefix does not read 9911 as 911, so the good prefix-9 plan
+    (which sends 9911 as dialled) gets number_changed findings for 9911 and 9933."""
+    env = tmp_path / "router.env"
+    env.write_text("E911_ACCESS_PREFIXES=8\n")
+    path = CORPUS / "good-prefix-9.conf"
+    done = run_lint(str(path), "--router", "e911-router", "--env-file", str(env), "--json")
+    assert done.returncode == 1
+    assert [(f["kind"], f["dial"]) for f in json.loads(done.stdout)["findings"]] == [
+        ("number_changed", "9911"), ("number_changed", "9933")]
+    assert run_lint(str(path), "--router", "e911-router").returncode == 0
