@@ -3,12 +3,15 @@ OS picks) in a thread, httpx clients, and the sample data. Fixtures are in conft
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
@@ -138,3 +141,40 @@ def assert_error_shape(body: Any) -> None:
         assert all(isinstance(item[k], str) for k in ("field", "code", "message")), body
         assert isinstance(item["suggestions"], list), body
         assert all(isinstance(s, str) for s in item["suggestions"]), body
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    status: int
+    content_type: str
+    body: bytes
+    """Empty for a 200 event stream, which is closed after its headers."""
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def raw_request(base_url: str, method: str, target: str, headers: dict[str, bytes],
+                body: bytes | None = None) -> RawResponse:
+    """Send `target` (already percent-encoded) with header values byte for byte, as a
+    hostile client would: httpx refuses or re-encodes NUL, Latin-1 and other odd bytes.
+    Authorization (the administrator), Connection: close and, with a body, Content-Type
+    JSON and Content-Length come first unless `headers` replaces them."""
+    parts = urlsplit(base_url)
+    assert parts.hostname is not None and parts.port is not None
+    sent = {"Authorization": f"Bearer {ADMIN_TOKEN}".encode(), "Connection": b"close"}
+    if body is not None:
+        sent |= {"Content-Type": b"application/json", "Content-Length": str(len(body)).encode()}
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        for name, value in (sent | headers).items():
+            conn.putheader(name, value)
+        conn.endheaders(body)
+        response = conn.getresponse()
+        content_type = response.getheader("content-type", "")
+        if response.status == 200 and content_type.startswith("text/event-stream"):
+            return RawResponse(200, content_type, b"")
+        return RawResponse(response.status, content_type, response.read())
+    finally:
+        conn.close()

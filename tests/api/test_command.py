@@ -23,6 +23,21 @@ def free_port() -> int:
         return port
 
 
+def start_api(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """`e911-router api` with `env` as its whole environment, returned once uvicorn serves,
+    with the lines written so far (stderr and stdout in one pipe: `process.stdout`)."""
+    process = subprocess.Popen([sys.executable, "-m", "router", "api"], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    seen: list[str] = []
+    for line in process.stdout:
+        seen.append(line)
+        if "Uvicorn running on" in line:
+            return process, seen
+    process.wait(timeout=15)
+    raise AssertionError("the API did not start:\n" + "".join(seen))
+
+
 def test_api_command_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     """The command migrates the store, answers /health and bearer-checked /v1, and on
     SIGTERM shuts down cleanly (the lifespan's stop runs), then ends by that signal as
@@ -35,18 +50,8 @@ def test_api_command_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         "E911_ADMIN_TOKENS": ADMIN_TOKEN,
         "E911_LOG_FORMAT": "json",
     })
-    process = subprocess.Popen(
-        [sys.executable, "-m", "router", "api"], cwd=tmp_path, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seen: list[str] = []
+    process, seen = start_api(env, tmp_path)
     try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            seen.append(line)
-            if "Uvicorn running on" in line:
-                break
-        else:
-            raise AssertionError("the API did not start:\n" + "".join(seen))
         base = f"http://127.0.0.1:{port}"
         assert httpx.get(f"{base}/health").json() == {
             "status": "ok", "database": True, "msag_version": None}
@@ -58,8 +63,8 @@ def test_api_command_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=15)
-    assert process.stderr is not None
-    seen += process.stderr.readlines()
+    assert process.stdout is not None
+    seen += process.stdout.readlines()
     assert code == -signal.SIGTERM
     assert any('"event": "e911.api.started"' in line for line in seen)
     assert any('"event": "e911.api.stopped"' in line for line in seen)

@@ -7,14 +7,12 @@ header, a NUL), so the server sees exactly what a hostile client sends.
 
 from __future__ import annotations
 
-import http.client
-from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 import pytest
 
-from tests.api.harness import ADMIN_TOKEN, ApiServer, assert_error_shape
+from tests.api.harness import ApiServer, RawResponse, assert_error_shape, raw_request
 from tests.api.test_events import Stream
 
 RECORDS = "/v1/call-records"
@@ -22,30 +20,9 @@ MAX_SEQ = 2**63 - 1
 """The largest `events.seq` either engine stores (SQLite INTEGER, PostgreSQL BIGINT)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RawResponse:
-    status: int
-    content_type: str
-    body: bytes
-
-
-def raw_get(api: ApiServer, target: str, headers: list[tuple[str, bytes]]) -> RawResponse:
-    """GET `target` (already percent-encoded) with header values sent byte for byte."""
-    parts = urlsplit(api.url)
-    assert parts.hostname is not None and parts.port is not None
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.putrequest("GET", target, skip_accept_encoding=True)
-        conn.putheader("Authorization", f"Bearer {ADMIN_TOKEN}")
-        conn.putheader("Connection", "close")
-        for name, value in headers:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        return RawResponse(response.status, response.getheader("content-type", ""),
-                           response.read())
-    finally:
-        conn.close()
+def raw_get(api: ApiServer, target: str, headers: dict[str, bytes]) -> RawResponse:
+    """GET `target` with these header values, byte for byte (administrator token)."""
+    return raw_request(api.url, "GET", target, headers)
 
 
 def error_fields(response: httpx.Response) -> list[tuple[str, str]]:
@@ -114,10 +91,10 @@ def test_call_record_times_at_the_limits_are_answered(
 def test_malformed_last_event_id_is_400(api: ApiServer, value: bytes, code: str) -> None:
     """A Last-Event-ID that is not a stored sequence number (non-ASCII digits, signs, past
     2**63 - 1, kilobytes long) answers 400 before the stream starts."""
-    response = raw_get(api, "/v1/events", [("Last-Event-ID", value)])
+    response = raw_get(api, "/v1/events", {"Last-Event-ID": value})
     assert (response.status, response.content_type) == (400, "application/json"), \
         response.body[:300]
-    body = httpx.Response(400, content=response.body).json()
+    body = response.json()
     assert_error_shape(body)
     assert [(f["field"], f["code"]) for f in body["error"]["fields"]] == [
         ("Last-Event-ID", code)]
@@ -134,12 +111,12 @@ def test_largest_last_event_id_keeps_the_stream_open(admin: httpx.Client) -> Non
 
 
 @pytest.mark.parametrize(("target", "headers"), [
-    ("/v1/events", [("Last-Event-ID", b"1\x00")]),
-    ("/v1/events", [("Last-Event-ID", b"\x7f")]),
-    ("/v1/users", [("X-Anything", b"a\x00b")]),
+    ("/v1/events", {"Last-Event-ID": b"1\x00"}),
+    ("/v1/events", {"Last-Event-ID": b"\x7f"}),
+    ("/v1/users", {"X-Anything": b"a\x00b"}),
 ])
 def test_headers_the_http_parser_refuses_answer_in_the_error_shape(
-    api: ApiServer, target: str, headers: list[tuple[str, bytes]],
+    api: ApiServer, target: str, headers: dict[str, bytes],
 ) -> None:
     """NUL and other control bytes in a header value (RFC 9110 section 5.5) are refused by
     the HTTP parser itself: still 400 in the JSON error shape, not uvicorn's plain-text
@@ -147,7 +124,7 @@ def test_headers_the_http_parser_refuses_answer_in_the_error_shape(
     response = raw_get(api, target, headers)
     assert (response.status, response.content_type) == (400, "application/json"), \
         response.body[:300]
-    body = httpx.Response(400, content=response.body).json()
+    body = response.json()
     assert_error_shape(body)
     assert body["error"]["type"] == "invalid_request"
 
@@ -160,21 +137,10 @@ def test_malformed_authorization_is_401_in_the_error_shape(api: ApiServer,
                                                            value: bytes) -> None:
     """Garbage, non-ASCII and oversized bearer tokens are 401 with WWW-Authenticate's shape
     of body, never a 500."""
-    parts = urlsplit(api.url)
-    assert parts.hostname is not None and parts.port is not None
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.putrequest("GET", "/v1/users", skip_accept_encoding=True)
-        conn.putheader("Authorization", value)
-        conn.endheaders()
-        response = conn.getresponse()
-        status, body = response.status, response.read()
-    finally:
-        conn.close()
-    assert status == 401, body[:300]
-    parsed = httpx.Response(401, content=body).json()
-    assert_error_shape(parsed)
-    assert parsed["error"]["type"] == "unauthenticated"
+    response = raw_get(api, "/v1/users", {"Authorization": value})
+    assert response.status == 401, response.body[:300]
+    assert_error_shape(response.json())
+    assert response.json()["error"]["type"] == "unauthenticated"
 
 
 @pytest.mark.parametrize(("target", "field"), [
@@ -197,9 +163,9 @@ def test_malformed_query_and_path_values_are_400_naming_them(
 ) -> None:
     """NUL, non-ASCII digits, bidi controls and over-long values in query and path
     parameters answer 400 with the parameter in `fields`."""
-    response = raw_get(api, target, [])
+    response = raw_get(api, target, {})
     assert (response.status, response.content_type) == (400, "application/json"), \
         response.body[:300]
-    body = httpx.Response(400, content=response.body).json()
+    body = response.json()
     assert_error_shape(body)
     assert [f["field"] for f in body["error"]["fields"]] == [field]

@@ -10,13 +10,10 @@ generate (it keeps header values printable).
 
 from __future__ import annotations
 
-import http.client
-import json
 import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -32,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.harness import ADMIN_TOKEN, ApiServer, assert_error_shape
+from tests.api.harness import ADMIN_TOKEN, ApiServer, assert_error_shape, raw_request
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CHECKS = ",".join([
@@ -151,30 +148,6 @@ HEADER_TARGETS: dict[str, tuple[str, str, bytes]] = {
 """Each request header the API reads, with a request that reads it."""
 
 
-def _raw_request(api: ApiServer, method: str, target: str, body: bytes,
-                 headers: dict[str, bytes]) -> tuple[int, str, bytes]:
-    parts = urlsplit(api.url)
-    assert parts.hostname is not None and parts.port is not None
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        conn.putrequest(method, target, skip_accept_encoding=True)
-        sent = {"Authorization": f"Bearer {ADMIN_TOKEN}".encode(), "Connection": b"close",
-                "Content-Type": b"application/json", "Content-Length": str(len(body)).encode(),
-                **headers}
-        for name, value in sent.items():
-            if method == "GET" and name.startswith("Content-") and name not in headers:
-                continue
-            conn.putheader(name, value)
-        conn.endheaders(body if method != "GET" else None)
-        response = conn.getresponse()
-        status, content_type = response.status, response.getheader("content-type", "")
-        if status == 200 and content_type.startswith("text/event-stream"):
-            return status, content_type, b""
-        return status, content_type, response.read()
-    finally:
-        conn.close()
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("header", sorted(HEADER_TARGETS))
@@ -193,11 +166,11 @@ def test_any_bytes_in_a_request_header_never_get_a_5xx(api: ApiServer, header: s
     @example(value=b"99999999999999999999")  # past 2**63 - 1 (ended the stream)
     @example(value=b"1\x00")
     def fuzz(value: bytes) -> None:
-        status, content_type, payload = _raw_request(api, method, target, body,
-                                                     {header: value})
-        assert status < 500, (value, payload[:300])
-        if status >= 400:
-            assert content_type == "application/json", (value, payload[:300])
-            assert_error_shape(json.loads(payload))
+        response = raw_request(api.url, method, target, {header: value},
+                               body if method != "GET" else None)
+        assert response.status < 500, (value, response.body[:300])
+        if response.status >= 400:
+            assert response.content_type == "application/json", (value, response.body[:300])
+            assert_error_shape(response.json())
 
     fuzz()

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,22 +19,23 @@ import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.store import open_store
-from tests.api.test_command import free_port
+from tests.api.test_command import free_port, start_api
 from tests.store.test_msag_refusals import SAMPLE
+from tests.unit.test_config_secrets import (
+    ADMIN_TOKEN,
+    DB_PASSWORD,
+    DB_QUERY_PASSWORD,
+    HOOK_PASSWORD,
+    HOOK_PATH_TOKEN,
+    HOOK_QUERY_TOKEN,
+    HOOK_USER,
+    RECORDS_KEY,
+    SMTP_PASSWORD,
+    WEBHOOK_SECRET,
+    assert_no_secret,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-DB_PASSWORD = "Db5ecretPw0rd"
-DB_QUERY_PASSWORD = "QueryDbPw4242"
-HOOK_USER = "hookuser7731"
-HOOK_PASSWORD = "HookPw99xyz"
-HOOK_PATH_TOKEN = "T0KENabc123def456ghi"
-HOOK_QUERY_TOKEN = "QueryT0ken777zz"
-WEBHOOK_SECRET = "whsec-Sup3rSecretValue"
-ADMIN_TOKEN = "admin-Tok3nValue0123456789"
-SMTP_PASSWORD = "SmtpPw42xyz"
-RECORDS_KEY = "Rec0rdsKey-" + "9f3c" * 8
-SECRETS = (DB_PASSWORD, DB_QUERY_PASSWORD, HOOK_USER, HOOK_PASSWORD, HOOK_PATH_TOKEN,
-           HOOK_QUERY_TOKEN, WEBHOOK_SECRET, ADMIN_TOKEN, SMTP_PASSWORD, RECORDS_KEY)
 
 
 @pytest.fixture
@@ -65,18 +65,13 @@ def secret_env(secret_url: str) -> Iterator[dict[str, str]]:
     yield env
 
 
-def assert_no_secret(text: str) -> None:
-    for secret in SECRETS:
-        assert secret not in text, (secret, text[-3000:])
-
-
 def test_msag_import_output_holds_no_database_password(secret_env: dict[str, str]) -> None:
     """The import report names the store without either password."""
     done = subprocess.run([sys.executable, "-m", "router", "msag", "import", str(SAMPLE)],
                           cwd=ROOT, env=secret_env, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert_no_secret(done.stdout + done.stderr)
+    assert_no_secret(done.stdout, done.stderr)
     assert "into postgresql+psycopg://postgres:***@127.0.0.1:5432/test?" in done.stdout
     assert "password=***" in done.stdout
 
@@ -85,21 +80,9 @@ def test_api_logs_hold_no_secret(secret_env: dict[str, str], secret_url: str) ->
     """Start, requests with good, wrong and malformed credentials, a webhook delivery that
     fails and is retried, SIGTERM: nothing the process wrote holds a secret."""
     port = secret_env["E911_API_LISTEN"].rsplit(":", 1)[1]
-    process = subprocess.Popen([sys.executable, "-m", "router", "api"], cwd=ROOT,
-                               env=secret_env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None and process.stderr is not None
-    out: list[str] = []
-    reader = threading.Thread(target=lambda: out.extend(process.stdout or ()), daemon=True)
-    reader.start()
-    seen: list[str] = []
+    process, seen = start_api(secret_env, ROOT)
+    assert process.stdout is not None
     try:
-        for line in process.stderr:
-            seen.append(line)
-            if "Uvicorn running on" in line:
-                break
-        else:
-            raise AssertionError("the API did not start:\n" + "".join(seen))
         base = f"http://127.0.0.1:{port}"
         admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         assert httpx.get(f"{base}/v1/users", headers=admin).status_code == 200
@@ -114,16 +97,15 @@ def test_api_logs_hold_no_secret(secret_env: dict[str, str], secret_url: str) ->
                                 "ip": "198.51.100.20"}, sip_user="1001")
         finally:
             store.close()
-        for line in process.stderr:  # the failed delivery is logged, then retried
+        for line in process.stdout:  # the failed delivery is logged, then retried
             seen.append(line)
             if "e911.webhook.retry" in line:
                 break
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-        seen += process.stderr.readlines()
-        reader.join(10)
-    logged = "".join(seen + out)
+        seen += process.stdout.readlines()
+    logged = "".join(seen)
     assert '"event": "e911.webhook.retry"' in logged
     assert '"event": "e911.api.listening"' in logged
     assert_no_secret(logged)
