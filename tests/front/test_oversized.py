@@ -56,6 +56,13 @@ def _unparseable_sdp(tag: str) -> str:
     return f"v=0\r\no={tag}\r\ns=-\r\nm=audio port RTP/AVP\r\nc=IN IP4\r\n"
 
 
+def _opus_only_sdp(tag: str) -> str:
+    """A valid WebRTC-style offer with no codec the wheel has (Opus only): PJSUA answers 488
+    itself before the worker decides, so the front retries with the body withheld."""
+    return (f"v=0\r\no={tag} 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+            "m=audio 40000 RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n")
+
+
 def _padding(total: int, sdp: str) -> str:
     """X-Pad-N header lines so the whole INVITE is about `total` bytes."""
     budget = total - len(sdp) - 600
@@ -84,6 +91,7 @@ def _cases(prefix: str) -> list[Case]:
         Case("64k-8k-sdp", 64_000, _sdp(f"{prefix}d", 8_000)),
         Case("5k-unparseable-sdp", 5_000, _unparseable_sdp(f"{prefix}e")),
         Case("unparseable-sdp", 0, _unparseable_sdp(f"{prefix}f")),
+        Case("opus-only-sdp", 0, _opus_only_sdp(f"{prefix}g")),
     ]
 
 
@@ -135,10 +143,11 @@ def _no_attempt_loop(router: RouterRun, calls: int) -> None:
 def test_oversized_911s_from_a_located_pbx_phone_reach_the_psap_with_location_and_sdp(
     front_store_url: str, tmp_path: Path
 ) -> None:
-    """5, 16 and 64 KB INVITEs, 2 and 8 KB SDP offers and unparseable SDPs, from a PBX phone
-    whose device-IP header names its bound address: each reaches the PSAP with a schema-valid
-    PIDF-LO of that device's address, its callback number and the caller's SDP, whichever
-    path carried it (auto: bridge or front); no worker aborts, no trunk attempt loops."""
+    """5, 16 and 64 KB INVITEs, 2 and 8 KB SDP offers, unparseable SDPs and an Opus-only offer
+    (PJSUA answers it 488 itself) from a PBX phone whose device-IP header names its bound
+    address: each reaches the PSAP with a schema-valid PIDF-LO of that device's address, its
+    callback number and the caller's SDP, whichever path carried it (auto: bridge or front);
+    no worker aborts, no trunk attempt loops."""
     cases = _cases("big")
     with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer", calls=0) as (
             psap, sorting), \
