@@ -118,6 +118,17 @@ class RecordStore:
         with self._engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """One read transaction that sees one snapshot across statements (SQLite's WAL readers
+        always do; PostgreSQL needs REPEATABLE READ): the head and every page of the chain as
+        of one moment, whatever other workers append meanwhile."""
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
     # -- writing ------------------------------------------------------------------------
 
     def append(self, record: CallRecord, *, now: datetime | None = None) -> ChainedRecord:
@@ -215,18 +226,10 @@ class RecordStore:
         return _chained_from(row) if row is not None else None
 
     def iter_chain(self, *, batch: int = READ_BATCH) -> Iterator[ChainedRecord]:
-        """Every record in `seq` order, read in batches (keyset pagination)."""
-        after = 0
-        while True:
-            with self._read() as conn:
-                rows = conn.execute(
-                    sa.select(R).where(R.c.seq > after).order_by(R.c.seq).limit(batch)
-                ).all()
-            if not rows:
-                return
-            for row in rows:
-                yield _chained_from(row)
-            after = int(rows[-1].seq)
+        """Every record in `seq` order, read in batches (keyset pagination) from one
+        snapshot."""
+        with self._snapshot() as conn:
+            yield from _pages(conn, batch)
 
     def between(self, start: datetime | None, end: datetime | None, *,
                 limit: int | None = None, account_id: str | None = None
@@ -252,12 +255,14 @@ class RecordStore:
         (docs/observability.md, "Call records"). Raises `RecordKeyMismatch` when the chain is
         keyed with another key (every keyed record would fail: say so once)."""
         key = self._need_key()
-        head = self.chain_head()
-        if head.key_id and head.key_id != key.key_id:
-            raise RecordKeyMismatch(f"the record chain is keyed with key id {head.key_id}; "
-                                    f"the key given ({key.source}) has key id {key.key_id}")
-        return verify(self.iter_chain(), key=key, chain_id=head.chain_id,
-                      now=now or datetime.now(UTC), head=(head.seq, head.hash), logged=logged)
+        with self._snapshot() as conn:
+            head = _head_row(conn.execute(sa.select(*_HEAD_COLUMNS).where(HEAD.c.id == 1)).one())
+            if head.key_id and head.key_id != key.key_id:
+                raise RecordKeyMismatch(f"the record chain is keyed with key id {head.key_id}; "
+                                        f"the key given ({key.source}) has key id {key.key_id}")
+            return verify(_pages(conn, READ_BATCH), key=key, chain_id=head.chain_id,
+                          now=now or datetime.now(UTC), head=(head.seq, head.hash),
+                          logged=logged)
 
     def logged_heads(self) -> tuple[tuple[LoggedHead, ...], tuple[str, ...]]:
         """This chain's heads in this store's head log, and the lines the key does not sign."""
@@ -329,6 +334,18 @@ def _chained_from(row: Row[Any]) -> ChainedRecord:
     )
     return ChainedRecord(int(row.seq), row.recorded_at, record, row.prev_hash, row.hash,
                          row.pidf_pruned_at, row.retain_until, int(row.chain_version))
+
+
+def _pages(conn: Connection, batch: int) -> Iterator[ChainedRecord]:
+    after = 0
+    while True:
+        rows = conn.execute(
+            sa.select(R).where(R.c.seq > after).order_by(R.c.seq).limit(batch)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield _chained_from(row)
+        after = int(rows[-1].seq)
 
 
 def _head_row(row: Any) -> ChainHeadRow:

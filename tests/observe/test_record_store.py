@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import stat
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -319,3 +320,29 @@ def test_outcome_path_reaches_the_record() -> None:
         made = record_from_outcome(outcome(path=path), ended_at=datetime(2026, 3, 1, tzinfo=UTC),
                                    worker="5060")
         assert made is not None and made.path == path
+
+
+def test_verify_while_workers_append_sees_one_consistent_chain(store: Store) -> None:
+    """Appends committed while `verify` walks a long chain (several read batches) are not a
+    break: the head and the records are read from one snapshot."""
+    records = keyed(store)
+    records.append_many([record(n) for n in range(1, 2201)])
+    done = threading.Event()
+
+    def append_more() -> None:
+        try:
+            for n in range(2201, 2241):
+                records.append(record(n))
+        finally:
+            done.set()
+
+    appender = threading.Thread(target=append_more)
+    appender.start()
+    verdicts = []
+    try:
+        while not done.is_set() and len(verdicts) < 20:
+            verdicts.append(records.verify())
+    finally:
+        appender.join(60)
+    assert verdicts and all(v.ok for v in verdicts), [v.broken for v in verdicts if v.broken]
+    assert records.verify().last_seq == 2240
