@@ -197,10 +197,13 @@ class RecordStore:
                 .values(pidf_lo=None, pidf_pruned_at=when)
             ).rowcount)
 
-    def log_head(self, now: datetime | None = None) -> ChainHeadRow:
+    def log_head(self, now: datetime | None = None) -> ChainHeadRow | None:
         """Write the store's current head to the head log and the structured log (the writer
-        does so at start and regularly, so a head is logged even when no call comes)."""
-        key = self._need_key()
+        does so at start and regularly, so a head is logged even when no call comes). None
+        without a key: nothing to sign it with (the worker said so when it started)."""
+        key = self._key
+        if key is None:
+            return None
         head = self.chain_head()
         record_head(self._head_log, head_fields(key, head.chain_id, head.seq, head.hash,
                                                 now or datetime.now(UTC)))

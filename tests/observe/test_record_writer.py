@@ -9,7 +9,9 @@ from structlog.testing import capture_logs
 
 from router.location.store import Store, open_store
 from router.metrics import REGISTRY
+from router.records.heads import HeadLog
 from router.records.model import pidf_sha256
+from router.records.store import RecordStore
 from router.records.writer import RecordSpool, RecordWriter, record_from_json, record_to_json
 from tests.observe.conftest import PIDF, record
 from tests.observe.keyed import KEY, OTHER_KEY, keyed
@@ -131,3 +133,21 @@ def test_writer_with_another_key_spools_and_imports_once_the_key_is_right(
     assert right.import_spool() == 1
     verdict = keyed(store).verify()
     assert (verdict.ok, verdict.last_seq, spool.count()) == (True, 2, 0)
+
+
+def test_writer_logs_the_current_head_even_without_calls(store: Store, tmp_path: Path) -> None:
+    """`log_head` (the writer's start and hourly step) writes the store's head, signed, to the
+    head log: records appended by another worker get a logged head with no call here; without
+    a key it writes nothing and raises nothing."""
+    appended = keyed(store).append_many([record(1), record(2)])[-1]
+    head_log = tmp_path / "heads.jsonl"
+    writer = RecordWriter(keyed(store, head_log=head_log), RecordSpool(tmp_path / "spool"),
+                          retention_days=30)
+    assert writer.log_head() == 1
+    chain_id = keyed(store).chain_head().chain_id
+    found = HeadLog(head_log).read(KEY, chain_id)
+    assert ([(h.seq, h.hash) for h in found.heads], found.forged) == ([(2, appended.hash)], ())
+    keyless = RecordWriter(RecordStore(store, head_log=HeadLog(head_log)),
+                           RecordSpool(tmp_path / "spool"), retention_days=30)
+    keyless.log_head()
+    assert len(head_log.read_text().splitlines()) == 1
