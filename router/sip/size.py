@@ -19,7 +19,9 @@ do not count exactly (Via branch, tags, Record-Route copies, multipart boundarie
 PJSUA_INVITE_OVERHEAD = 700
 """Headers PJSUA puts on every INVITE of ours besides those we give it (Via, From with tag,
 To, Call-ID, CSeq, Contact, Max-Forwards, User-Agent, Allow, Supported, Session-Expires,
-Min-SE, Content-Type with boundary, Content-Length), measured at 560-640 bytes."""
+Min-SE, Content-Type with boundary, Content-Length): measured 577 bytes for a bare test
+account (2026-12-07); the worker's longer account URI in From and Contact, its User-Agent and
+the multipart boundary add about 120."""
 
 RESPONSE_LINE_OVERHEAD = 120
 """A response's status line, To tag, Content-Length and our Server/Allow lines."""

@@ -527,11 +527,6 @@ class Worker:
                  located=plan.location is not None
                  or routed.location.__class__.__name__ == "Located",
                  attempts=len(plan.attempts), language=plan.language.value)
-        if self._on_route_decided is not None:
-            try:  # Kari's Law notice (router.notify): a queue put, no I/O on this thread
-                self._on_route_decided(routed)
-            except Exception:  # an observer must never cost a call
-                log.exception("e911.route.observer_failed")
         if plan.action is Action.REDIRECT:
             return Execution("respond", routed, status=302,
                              headers=(("Contact", f"<{plan.redirect_uri}>"),),
@@ -643,6 +638,15 @@ class Worker:
                                self._clock(), call_ref,
                                self.call_log(call_ref, sip_call_id, None))
         execution = pending.execution
+        if execution.routed is not None and self._on_route_decided is not None:
+            # Told here, when the call is ours, not in onSelectAccount: PJSUA may still refuse
+            # the INVITE after that (400 Bad SDP, 488, its stateless 486), and the front then
+            # sends it again, to this worker (body withheld) or the next (issue 13): one Kari's
+            # Law notice for the call it takes.
+            try:  # Kari's Law notice (router.notify): a queue put, no I/O on this thread
+                self._on_route_decided(execution.routed)
+            except Exception:  # an observer must never cost a call
+                pending.log.exception("e911.route.observer_failed")
         ref = next(self._refs)
         leg = Leg(account, self, next(self._refs), ref, call_id)
         leg.on_media_account = account.kind == AccountKind.MEDIA
