@@ -17,8 +17,9 @@ PY="${PYTHON:-python3.11}"
 BOOT_LOG="${E911_BOOTSTRAP_LOG:-$ROOT/var/bootstrap.log}"
 APT_LOCK_WAIT=(-o DPkg::Lock::Timeout=600)
 # What each script installs (the README says the same).
-RUN_PACKAGES=(python3.11-venv sip-tester kamailio)
-TEST_PACKAGES=(python3.11-venv sip-tester kamailio sox baresip prometheus openssl postgresql)
+# kamailio-utils-modules: http_client, the front's way to hand registrations to the API.
+RUN_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules)
+TEST_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules sox baresip prometheus openssl postgresql)
 TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:5432/test"  # tests/conftest.py POSTGRES_URL
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
