@@ -135,7 +135,7 @@ def parse_reginfo(body: bytes) -> Reginfo:
         for contact in registration.iterfind(f"{{{REGINFO_NS}}}contact"):
             contacts += 1
             if contacts > MAX_CONTACTS:
-                raise ReginfoError("too_many_contacts",
+                raise ReginfoError("contact_limit",
                                    f"a reginfo body may report at most {MAX_CONTACTS} contacts")
             if not user:
                 skipped.append(SkippedContact(aor[:128], "invalid_aor"))
