@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +61,16 @@ def test_schemas_ship_inside_the_router_package() -> None:
     assert all((PIDF_XSD_DIR / name).is_file() for name in imported)
     assert PIDF_XSD_DIR.parent == ROOT / "router" / "schemas"
     assert "IETF Trust" in (PIDF_XSD_DIR / "PROVENANCE.md").read_text()
+
+
+def test_every_schema_is_the_file_its_provenance_note_describes() -> None:
+    """PROVENANCE.md gives each .xsd's sha256 (first 16 hex); the shipped bytes match, so an
+    edited schema cannot pass for the copied one."""
+    note = (PIDF_XSD_DIR / "PROVENANCE.md").read_text()
+    listed = dict(re.findall(r"^\| `([\w.-]+\.xsd)` \|.*\| ([0-9a-f]{16}) \|", note, re.MULTILINE))
+    shipped = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+               for p in PIDF_XSD_DIR.glob("*.xsd")}
+    assert listed == shipped
 
 
 def test_schemas_are_in_the_built_package(tmp_path: Path) -> None:
