@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from router.location import schema
 from tests.front.conftest import (
     OFFICE,
     PBX_PHONE_CALLBACK,
@@ -121,6 +123,16 @@ def _sdp_lines_kept(caller_sdp: str, received_sdp: str) -> list[str]:
     return [line for line in caller_sdp.split("\r\n") if line and line not in got]
 
 
+def _notices(store_url: str) -> int:
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(
+                schema.notifications)).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def _no_worker_died(router: RouterRun) -> None:
     exits = [e for e in router.events if e.get("event") in (
         "e911.supervisor.child_exited", "e911.supervisor.restarted")]
@@ -167,6 +179,9 @@ def test_oversized_911s_from_a_located_pbx_phone_reach_the_psap_with_location_an
         assert sorting.invites() == []
         _no_worker_died(router)
         _no_attempt_loop(router, len(cases))
+    # One Kari's Law notice a call, also for the one PJSUA refused first and the front sent
+    # again (the Opus offer): the router is stopped, so every notice is written.
+    assert _notices(front_store_url) == len(cases)
 
 
 def test_front_path_oversized_911s_keep_the_device_and_never_abort_a_worker(
