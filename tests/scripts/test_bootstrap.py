@@ -96,3 +96,52 @@ def test_every_tool_the_tests_run_comes_from_a_package_scripts_test_installs(
                                text=True, check=True).stdout.split(":")[0]
         owners[tool] = owner
     assert {t: o for t, o in owners.items() if o not in reach} == {}
+
+
+FRESH_MACHINE = """
+set -eu
+ip link set lo up
+for d in /etc/postgresql /var/lib/postgresql /var/run/postgresql /var/log/postgresql; do
+  mount -t tmpfs tmpfs "$d"
+done
+chown postgres:postgres /var/lib/postgresql /var/run/postgresql /var/log/postgresql
+chmod 2775 /var/run/postgresql
+trap 'pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main stop || true' EXIT
+source "{bootstrap}"
+ensure_postgres
+echo FIRST-DONE
+ensure_postgres
+echo SECOND-DONE
+"$VENV/bin/python" -c "
+import psycopg
+with psycopg.connect('postgresql://postgres@127.0.0.1:5432/test', autocommit=True) as conn:
+    conn.execute('CREATE DATABASE e911_probe')
+    conn.execute('DROP DATABASE e911_probe')
+print('TEST-DB-OK')
+"
+"""
+
+
+def test_ensure_postgres_makes_a_fresh_machines_server_answer_the_tests(tmp_path: Path) -> None:
+    """A machine with the postgresql package but no cluster (new mount and network namespaces:
+    empty /etc/postgresql, nothing on 127.0.0.1:5432): ensure_postgres creates and starts the
+    cluster, lets postgres in from loopback and creates `test`; the suite's URL then creates
+    and drops a database; a second call is silent. The cluster is stopped afterwards."""
+    assert shutil.which("unshare") and shutil.which("pg_createcluster"), \
+        "util-linux and postgresql are installed by ./scripts/test"
+    done = subprocess.run(
+        ["unshare", "--mount", "--net", "--fork", "bash", "-c",
+         FRESH_MACHINE.replace("{bootstrap}", str(BOOTSTRAP))],
+        env={**os.environ, "E911_BOOTSTRAP_LOG": str(tmp_path / "bootstrap.log")},
+        capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["FIRST-DONE", "SECOND-DONE", "TEST-DB-OK"]
+    said = [line for line in done.stderr.splitlines() if line.startswith("[bootstrap]")]
+    version = max(os.listdir("/usr/lib/postgresql"), key=int)
+    assert said == [
+        f"[bootstrap] creating the PostgreSQL {version} cluster 'main'",
+        f"[bootstrap] starting PostgreSQL {version}",
+        f"[bootstrap] letting postgres log in from 127.0.0.1 without a password, for the tests "
+        f"(/etc/postgresql/{version}/main/pg_hba.conf)",
+        "[bootstrap] creating the PostgreSQL database 'test'",
+    ]
