@@ -18,7 +18,8 @@ def test_worker_behind_the_front_trusts_only_the_front() -> None:
     s = load_settings({"E911_SIP_LISTEN": "127.0.0.2:5060", "E911_TRUSTED_PEERS": "10.0.0.0/8"})
     assert dict(worker_environment(s, HostPort("127.0.0.1", 5082))) == {
         "E911_SIP_LISTEN": "127.0.0.1:5082", "E911_WORKERS": "1", "E911_FRONT": "none",
-        "E911_TRUSTED_PEERS": "127.0.0.2/32", "E911_PBX_PEERS": "127.0.0.2/32"}
+        "E911_TRUSTED_PEERS": "127.0.0.2/32", "E911_PBX_PEERS": "127.0.0.2/32",
+        "E911_DEVICE_IP_REQUIRED": "yes"}
 
 
 def test_worker_without_a_front_keeps_the_trusted_peers() -> None:
