@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 from router.location import migrations, schema
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.store import Store, make_engine, open_store
-from router.records.chain import GENESIS, LEGACY_VERSION, document, legacy_hash
+from router.records.chain import GENESIS, LEGACY_VERSION, Verdict, document, legacy_hash
 from router.records.heads import HeadLog
 from router.records.key import RecordKeyError
 from router.records.model import ChainedRecord, pidf_sha256, record_from_outcome
@@ -338,7 +338,7 @@ def test_verify_while_workers_append_sees_one_consistent_chain(store: Store) -> 
 
     appender = threading.Thread(target=append_more)
     appender.start()
-    verdicts = []
+    verdicts: list[Verdict] = []
     try:
         while not done.is_set() and len(verdicts) < 20:
             verdicts.append(records.verify())
