@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from structlog.testing import capture_logs
 
 from router.location.store import Store, open_store
 from router.metrics import REGISTRY
 from router.records.heads import HeadLog
-from router.records.model import pidf_sha256
+from router.records.model import CallRecord, pidf_sha256
 from router.records.store import RecordStore
 from router.records.writer import RecordSpool, RecordWriter, record_from_json, record_to_json
 from tests.observe.conftest import PIDF, record
@@ -27,18 +29,26 @@ def test_spool_json_round_trips_every_field() -> None:
     assert record_from_json(record_to_json(original)) == original
 
 
+def _through(writer: RecordWriter, *records: CallRecord) -> list[MutableMapping[str, Any]]:
+    """Start `writer`, submit `records`, wait until each is written (store or spool), stop it;
+    the log events of that time."""
+    writer.start()
+    try:
+        with capture_logs() as logs:
+            for item in records:
+                writer.submit(item)
+            assert writer.flush(15)
+    finally:
+        writer.stop()
+    return logs
+
+
 def test_submitted_record_is_written_by_the_thread(store: Store, tmp_path: Path) -> None:
     """submit() returns at once; the thread appends and logs e911.record.written."""
     writer = RecordWriter(keyed(store), RecordSpool(tmp_path / "spool"),
                           retention_days=30)
     before = _count("written")
-    writer.start()
-    try:
-        with capture_logs() as logs:
-            writer.submit(record(1))
-            assert writer.flush(10)
-    finally:
-        writer.stop()
+    logs = _through(writer, record(1))
     assert keyed(store).count() == 1
     assert _count("written") == before + 1
     assert [(e["event"], e["record_id"], e["seq"]) for e in logs
@@ -52,13 +62,9 @@ def test_store_down_spools_then_imports_when_back(tmp_path: Path) -> None:
     down = open_store("postgresql://postgres@127.0.0.1:1/none?connect_timeout=1", migrate=False)
     writer = RecordWriter(keyed(down), spool, retention_days=30)
     before = _count("spooled")
-    writer.start()
     try:
-        with capture_logs() as logs:
-            writer.submit(record(1))
-            assert writer.flush(15)
+        logs = _through(writer, record(1))
     finally:
-        writer.stop()
         down.close()
     assert _count("spooled") == before + 1
     assert spool.count() == 1
@@ -115,13 +121,7 @@ def test_writer_with_another_key_spools_and_imports_once_the_key_is_right(
     keyed(store).append(record(1))
     spool = RecordSpool(tmp_path / "spool")
     wrong = RecordWriter(keyed(store, key=OTHER_KEY), spool, retention_days=30)
-    wrong.start()
-    try:
-        with capture_logs() as logs:
-            wrong.submit(record(2))
-            assert wrong.flush(15)
-    finally:
-        wrong.stop()
+    logs = _through(wrong, record(2))
     refused = [e for e in logs if e["event"] == "e911.record.key_refused"]
     assert [(e["record_id"], e["reason"].split(":")[0]) for e in refused] == [
         (record(2).id, f"the record chain is keyed with key id {KEY.key_id}, this process has "
