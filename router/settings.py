@@ -434,8 +434,6 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_RECORD_RETENTION_DAYS", "2555", _parse_int_range(1, 36500)),
     _Var("E911_RECORDS_KEY", "", lambda n, v: _parse_records_key(n, v)),
     _Var("E911_RECORDS_KEY_FILE", "var/records.key", _parse_path),
-    _Var("E911_RECORDS_KEY", "", lambda n, v: _parse_records_key(n, v)),
-    _Var("E911_RECORDS_KEY_FILE", "var/records.key", _parse_path),
     _Var("E911_LOG_LEVEL", "info", lambda n, v: _parse_log_level(n, v)),
     _Var("E911_LOG_FORMAT", "auto", _parse_enum(LogFormat)),
 )
@@ -473,15 +471,6 @@ def _emergency_workers(requested: int | None, workers: int) -> int:
     if requested is None:
         return 1 if workers >= 3 else 0
     return requested
-
-
-def _parse_records_key(name: str, value: str) -> str:
-    key = _parse_str(name, value)
-    if key and len(key) < 32:
-        # Never echo the value: it is a secret (issue 13, finding 9).
-        raise SettingsError(f"{name}: needs at least 32 characters (e.g. `openssl rand -hex "
-                            f"32`), or leave it empty to use E911_RECORDS_KEY_FILE")
-    return key
 
 
 def _parse_records_key(name: str, value: str) -> str:
@@ -582,10 +571,6 @@ class Settings:
     """The last this many local workers take only 911/933 from the front (their own dispatcher
     set, tried first for emergency calls); `auto` resolved: 1 when E911_WORKERS >= 3, else 0."""
     record_retention_days: int
-    records_key: str = field(repr=False)
-    """The call records' chain key (HMAC-SHA256, router/records/key.py); "" = the key file."""
-    records_key_file: Path
-    """Where the key is read from when `records_key` is empty (created by `run` if missing)."""
     records_key: str = field(repr=False)
     """The call records' chain key (HMAC-SHA256, router/records/key.py); "" = the key file."""
     records_key_file: Path
