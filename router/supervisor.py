@@ -4,6 +4,9 @@ Children (each a `ChildSpec`):
 
 - **workers**: `e911-router worker`, one process and one SIP port each (4 pjsua2 slots);
 - **services**: the HTTP API and the notification sender, when those commands exist;
+- **rtpengine** (E911_ANNOUNCE_PATH=front): the front's announcement player, a service
+  started with the workers; Kamailio waits until it answers an ng ping (router/kamailio/
+  rtpengine.py);
 - **the front**: Kamailio (`kamailio -DD -E`), started once the workers answer SIP OPTIONS so
   its first calls find them up. It forks its own processes, so it runs in its own process
   group and is signalled as a group.
@@ -69,6 +72,8 @@ class ChildSpec:
     """Ready once this address answers SIP OPTIONS with 200 (workers)."""
     own_group: bool = False
     """Signal and kill the child's whole process group (Kamailio forks its receivers)."""
+    ready: Callable[[], bool] | None = None
+    """Ready once this returns True (rtpengine: answers an ng ping), like `sip_probe`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,12 @@ def sip_options_ok(address: HostPort, timeout_seconds: float = 0.5) -> bool:
         except OSError:
             return False
     return reply.startswith(b"SIP/2.0 200 ")
+
+
+def _is_ready(spec: ChildSpec) -> bool:
+    if spec.sip_probe is not None and not sip_options_ok(spec.sip_probe):
+        return False
+    return spec.ready is None or spec.ready()
 
 
 def _die_with_parent() -> None:
@@ -229,11 +240,11 @@ class Supervisor:
 
     def _wait_ready(self, children: Sequence[_Child]) -> None:
         """Until every worker answers OPTIONS (bounded: the front probes them anyway)."""
-        waiting = [c for c in children if c.spec.sip_probe is not None]
+        waiting = [c for c in children
+                   if c.spec.sip_probe is not None or c.spec.ready is not None]
         deadline = time.monotonic() + self._ready_timeout
         while waiting and not self._stop.is_set() and time.monotonic() < deadline:
-            waiting = [c for c in waiting if not (
-                c.spec.sip_probe is not None and sip_options_ok(c.spec.sip_probe))]
+            waiting = [c for c in waiting if not _is_ready(c.spec)]
             if waiting:
                 self._stop.wait(0.1)
         for child in waiting:

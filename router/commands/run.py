@@ -15,12 +15,15 @@ stderr and exit 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
+import shutil
 import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from router.kamailio.announce import front_announces
 from router.commands.kamailio import ctl_socket, kamailio_binary, kamcmd_binary, prepare
 from router.kamailio.front import FrontConfig, front_peers, local_workers
 from router.observe import configure_logging
@@ -48,6 +51,8 @@ def worker_environment(settings: Settings, address: HostPort) -> tuple[tuple[str
     behind the front, that it has no front of its own and trusts only the front (whose
     device-IP header it then believes)."""
     env = [("E911_SIP_LISTEN", str(address)), ("E911_WORKERS", "1"), ("E911_FRONT", "none")]
+    # Issue 16: a worker hands announcements to the front only when this front plays them.
+    env.append(("E911_ANNOUNCE_PATH", "front" if front_announces(settings) else "worker"))
     if settings.front is Front.KAMAILIO:
         peers = ",".join(str(n) for n in front_peers(settings))
         env += [("E911_TRUSTED_PEERS", peers), ("E911_PBX_PEERS", peers),
@@ -110,8 +115,32 @@ def build_children(settings: Settings, env_file: str | None, *, has_api: bool,
     if settings.front is Front.KAMAILIO:
         binary = kamailio_binary(settings)
         front = prepare(settings)
+        if front.announce.on:
+            children.append(announcer_child(settings))
         children.append(kamailio_child(settings, front, binary))
     return children
+
+
+def announcer_child(settings: Settings) -> ChildSpec:
+    """rtpengine for E911_ANNOUNCE_PATH=front (issue 16): its ports checked, its config written
+    from the settings; ready (and Kamailio started) once it answers an ng ping."""
+    from router.kamailio.rtpengine import (
+        check_rtpengine_ports,
+        ng_ping,
+        rtpengine_child,
+        rtpengine_config,
+        write_conf,
+    )
+
+    config = rtpengine_config(settings)
+    if shutil.which(config.binary) is None:
+        raise SettingsError(f"E911_RTPENGINE_BINARY={config.binary!r}: not found (Debian "
+                            "package rtpengine-daemon; ./scripts/run installs it), or set "
+                            "E911_ANNOUNCE_PATH=worker")
+    check_rtpengine_ports(config)
+    write_conf(config)
+    spec = rtpengine_child(config)
+    return dataclasses.replace(spec, ready=lambda: ng_ping(config.ng))
 
 
 def _router_argv(args: tuple[str, ...], env_file: str | None) -> tuple[str, ...]:

@@ -7,9 +7,10 @@ strings Kamailio uses are the very settings and dial plan the workers use.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from router.kamailio.announce import AnnounceFront, announce_front
 from router.kamailio.patterns import EmergencyPatterns, emergency_patterns
 from router.plan import EMERGENCY_USER, TEST_USER, with_user
 from router.settings import Front, HostPort, IPNetwork, Settings
@@ -63,6 +64,9 @@ class FrontConfig:
     run_dir: Path
     """Absolute: kamailio.cfg, dispatcher.list and Kamailio's runtime files."""
     debug_level: int
+    announce: AnnounceFront = field(default_factory=AnnounceFront)
+    """Issue 16: the announcer (router/kamailio/announce.py); off unless
+    E911_ANNOUNCE_PATH=front."""
 
     @property
     def cfg_path(self) -> Path:
@@ -128,4 +132,5 @@ def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
         route_cache_seconds=settings.kamailio_route_cache_seconds,
         run_dir=run_dir,
         debug_level=KAMAILIO_LOG_LEVELS.get(settings.log_level, 1),
+        announce=announce_front(settings),
     )

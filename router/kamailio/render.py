@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from router.kamailio.announce import announce_values
 from router.kamailio.front import DIALOG_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS, FrontConfig
 from router.settings import IPNetwork
 
@@ -111,6 +112,7 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "route_cache_half": str(max(1, front.route_cache_seconds // 2)),
         "dialog_timeout": str(DIALOG_TIMEOUT_SECONDS),
         "tcp_lifetime_seconds": str(front.tcp_lifetime_seconds),
+        **announce_values(front.announce),  # issue 16: router/kamailio/announce.py
     }
 
 

@@ -37,9 +37,9 @@ from structlog.typing import FilteringBoundLogger
 
 from router.callref import mask_number, new_call_ref
 from router.plan import Action, CallPlan
-from router.settings import AnnounceOverflow, EmergencyPath, Settings
+from router.settings import AnnounceMode, AnnounceOverflow, AnnouncePath, EmergencyPath, Settings
 from router.sip.admission import RETRY_AFTER_SECONDS, MediaBurstGuard, SlotPolicy
-from router.sip.announce import Announcement, Prompt, load_prompts
+from router.sip.announce import Announcement, Prompt, front_announce_headers, load_prompts
 from router.sip.bridge import Bridge
 from router.sip.control import Controller
 from router.sip.endpoint import (
@@ -105,6 +105,9 @@ class WorkerConfig:
     emergency_path: EmergencyPath = EmergencyPath.AUTO
     """bridge: B2BUA every emergency call we have slots for; front: always hand it to
     Kamailio in a 302 (router.sip.front); auto: bridge while a bridge is free, else front."""
+    announce_front: bool = False
+    """E911_ANNOUNCE_PATH=front behind a front: the 302 + X-E911-Announce instead of playing the
+    prompt here (issue 16; set by `run` for workers behind Kamailio)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, port: int | None = None) -> WorkerConfig:
@@ -121,6 +124,8 @@ class WorkerConfig:
             default_language=settings.default_language.value,
             announce_overflow_reject=settings.announce_overflow is AnnounceOverflow.REJECT,
             emergency_path=settings.emergency_path,
+            announce_front=settings.announce_path is AnnouncePath.FRONT
+            and settings.announce_mode is AnnounceMode.EARLY,
         )
 
 
@@ -568,6 +573,14 @@ class Worker:
             return _shed(routed)
         prompt = self._prompts.get(plan.language.value) or self._prompts.get(
             self.config.default_language)
+        if prompt is not None and self.config.announce_front:
+            # Issue 16: the front plays it (Kamailio + rtpengine); this slot frees at once.
+            language = (plan.language.value if plan.language.value in self._prompts
+                        else self.config.default_language)
+            log.info("e911.announce.front", language=language)
+            return Execution("respond", routed, status=302, reason="Moved Temporarily",
+                             headers=front_announce_headers(language),
+                             result=Result.ANNOUNCED)
         if not routed.inbound.body_whole:
             # No whole offer to answer media to: the final answer at once, as with no prompt.
             prompt = None
