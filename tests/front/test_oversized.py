@@ -12,6 +12,7 @@ SIPp trunks, Kamailio and two real workers on loopback.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,8 @@ from tests.scenarios.harness import SCENARIOS, Uas, run_uac, uas_trunks, wait_un
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 
-PADDED = str(SCENARIOS / "uac" / "uac-911-padded-expect-200")
-"""run_uac joins this absolute path (without .xml) as is: the scenario takes -set pad/sdp."""
+PADDED = SCENARIOS / "uac" / "uac-911-padded-expect-200.xml"
+"""The caller: -set device_ip, pad (header lines) and sdp (the body as given)."""
 
 PBX = {"E911_PBX_PEERS": "127.0.0.2/32", "E911_KAMAILIO_CHILDREN": "1"}
 UNBOUND_DEVICE = "10.99.0.5"
@@ -98,8 +99,13 @@ def _cases(prefix: str) -> list[Case]:
 
 
 def _call(router: RouterRun, tmp_path: Path, case: Case, *, device: str, csv: str) -> None:
-    result = run_uac(PADDED, router.sip_port, tmp_path, service="911", caller_csv=csv,
-                     source_ip="127.0.0.2", timeout=30,
+    # run_uac names the scenario relative to sipp-scenarios/uac/ and its message files after
+    # it: an absolute path to a copy in tmp_path keeps both there, out of the repository.
+    scenario = tmp_path / PADDED.name
+    if not scenario.exists():
+        shutil.copyfile(PADDED, scenario)
+    result = run_uac(str(scenario.with_suffix("")), router.sip_port, tmp_path, service="911",
+                     caller_csv=csv, source_ip="127.0.0.2", timeout=30,
                      variables={"device_ip": device, "pad": _padding(case.total, case.sdp),
                                 "sdp": case.sdp})
     assert result.ok, f"{case.name}: {result.errors[-1500:]}"
