@@ -417,7 +417,6 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_DEVICE_IP_HEADER", "X-E911-Device-IP", _parse_header_name),
     _Var("E911_PBX_PEERS", "127.0.0.0/8,::1/128", _parse_networks),
     _Var("E911_DEVICE_IP_REQUIRED", "false", _parse_bool),
-    _Var("E911_DEVICE_IP_REQUIRED", "false", _parse_bool),
     _Var("E911_ACCESS_PREFIXES", _ALL_DIGITS, _parse_digit_strings),
     _Var("E911_EXTRA_EMERGENCY_NUMBERS", "", _parse_digit_strings),
     _Var("E911_EXTENSION_DIGITS", "2-6", _parse_extension_digits),
@@ -457,7 +456,8 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_KAMAILIO_PKG_MB", "16", _parse_int_range(8, 1024)),
     _Var("E911_KAMAILIO_CHILDREN", "4", _parse_int_range(1, 64)),
     _Var("E911_KAMAILIO_WORKER_TIMEOUT_MS", "1000", _parse_int_range(100, 32000)),
-    _Var("E911_KAMAILIO_WORKER_CPS", "400", _parse_int_range(1, 100000)),
+    _Var("E911_KAMAILIO_EMERGENCY_TIMEOUT_MS", "4000", _parse_int_range(100, 32000)),
+    _Var("E911_KAMAILIO_WORKER_CPS", "100", _parse_int_range(1, 100000)),
     _Var("E911_KAMAILIO_SOURCE_LIMIT", "60", _parse_int_range(0, 1000000)),
     _Var("E911_KAMAILIO_TCP_MAX_CONNECTIONS", "8192", _parse_int_range(64, 1000000)),
     _Var("E911_KAMAILIO_TCP_IDLE_SECONDS", "5", _parse_int_range(1, 3600)),
@@ -540,10 +540,6 @@ class Settings:
     """A PBX peer's INVITE without a readable `device_ip_header` has no known device (never
     the peer's own address): set by `run` for workers behind the front, which always sends it
     (issue 13)."""
-    device_ip_required: bool
-    """A PBX peer's INVITE without a readable `device_ip_header` has no known device (never
-    the peer's own address): set by `run` for workers behind the front, which always sends it
-    (issue 13)."""
     access_prefixes: tuple[str, ...]
     extra_emergency_numbers: tuple[str, ...]
     extension_min_digits: int
@@ -595,6 +591,9 @@ class Settings:
     kamailio_children: int
     kamailio_worker_timeout_ms: int
     """How long a worker has to answer an INVITE before Kamailio tries the next one."""
+    kamailio_emergency_timeout_ms: int
+    """The same for a 911/933: longer, so a 911 queued behind a burst is still answered by
+    a worker (with its location) rather than sent on without it."""
     kamailio_worker_cps: int
     """Non-emergency INVITEs a second Kamailio offers each worker (emergency calls exempt)."""
     kamailio_source_limit: int

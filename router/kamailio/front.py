@@ -18,6 +18,11 @@ from router.settings import Front, HostPort, IPNetwork, Settings
 RETRY_AFTER_SECONDS = 5
 """RFC 3261 s20.33 Retry-After on the front's own 503s (the workers use the same value)."""
 
+WORKER_BEHIND_SECONDS = 5
+"""How long ordinary calls skip a worker after a call to it timed out (route
+ORDINARY_ADMISSION): long enough for its queue to drain, short enough that a worker that
+caught up is not left idle for long."""
+
 DIALOG_TIMEOUT_SECONDS = 12 * 3600
 """How long the front keeps a dialog whose BYE it never saw: in-dialog requests after that get
 481. Longer than any call (an emergency call may stay up for hours)."""
@@ -48,6 +53,8 @@ class FrontConfig:
     test_trunks: tuple[str, ...]
     """Request-URIs (user 933) for a test call no worker took."""
     worker_timeout_ms: int
+    emergency_timeout_ms: int
+    """fr_timer toward a worker for 911/933 (E911_KAMAILIO_EMERGENCY_TIMEOUT_MS)."""
     trunk_timeout_ms: int
     rate_limit_cps: int
     """Non-emergency INVITEs a second for the whole front (the ordinary workers' share)."""
@@ -122,6 +129,7 @@ def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
         sorting_center=tuple(with_user(t, EMERGENCY_USER) for t in settings.trunk_sorting_center),
         test_trunks=tuple(with_user(t, TEST_USER) for t in settings.trunk_test),
         worker_timeout_ms=settings.kamailio_worker_timeout_ms,
+        emergency_timeout_ms=settings.kamailio_emergency_timeout_ms,
         trunk_timeout_ms=round(settings.trunk_timeout_seconds * 1000),
         rate_limit_cps=settings.kamailio_worker_cps * len(workers),
         source_limit=settings.kamailio_source_limit,

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from router.kamailio.announce import announce_values
-from router.kamailio.front import DIALOG_TIMEOUT_SECONDS, RETRY_AFTER_SECONDS, FrontConfig
+from router.kamailio.front import (
+    DIALOG_TIMEOUT_SECONDS,
+    RETRY_AFTER_SECONDS,
+    WORKER_BEHIND_SECONDS,
+    FrontConfig,
+)
 from router.settings import IPNetwork
 
 TEMPLATE = Path(__file__).with_name("kamailio.cfg.tmpl")
@@ -86,6 +91,7 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "listen": _listen_lines(front),
         "device_ip_header": _cfg_string(front.device_ip_header),
         "worker_timeout_ms": str(front.worker_timeout_ms),
+        "emergency_timeout_ms": str(front.emergency_timeout_ms),
         "trunk_timeout_ms": str(front.trunk_timeout_ms),
         "dispatcher_list": _cfg_string(str(front.dispatcher_path)),
         "ping_host": _cfg_string(_uri_host(front.listen.host)),
@@ -111,6 +117,9 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "route_cache_seconds": str(front.route_cache_seconds),
         "route_cache_half": str(max(1, front.route_cache_seconds // 2)),
         "dialog_timeout": str(DIALOG_TIMEOUT_SECONDS),
+        "behind_seconds": str(WORKER_BEHIND_SECONDS),
+        "any_worker_count": str(len(front.workers) + len(front.emergency_workers)),
+        "any_worker_cases": _cases(front.workers + front.emergency_workers, "$du"),
         "tcp_lifetime_seconds": str(front.tcp_lifetime_seconds),
         **announce_values(front.announce),  # issue 16: router/kamailio/announce.py
     }
@@ -172,11 +181,11 @@ def _source_limit_check(front: FrontConfig) -> str:
     )
 
 
-def _cases(targets: tuple[str, ...]) -> str:
+def _cases(targets: tuple[str, ...], variable: str = "$var(target)") -> str:
     lines = []
     for index, target in enumerate(targets):
         lines += [f"\t\t\tcase {index}:",
-                  f'\t\t\t\t$var(target) = "{_cfg_string(target)}";',
+                  f'\t\t\t\t{variable} = "{_cfg_string(target)}";',
                   "\t\t\t\tbreak;"]
     return "\n".join(lines)
 

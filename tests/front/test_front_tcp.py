@@ -62,19 +62,18 @@ def closed_by_peer(sockets: list[socket.socket], timeout: float) -> int:
     closed: set[int] = set()
     with selectors.DefaultSelector() as selector:
         for sock in sockets:
-            selector.register(sock, selectors.EVENT_READ)
+            selector.register(sock, selectors.EVENT_READ, sock)
         deadline = time.monotonic() + timeout
         while len(closed) < len(sockets) and (left := deadline - time.monotonic()) > 0:
             for key, _ in selector.select(left):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
+                peer: socket.socket = key.data
                 try:
-                    data = sock.recv(4096)
+                    data = peer.recv(4096)
                 except (ConnectionError, BlockingIOError, OSError):
                     data = b""
                 if not data:
-                    closed.add(sock.fileno())
-                    selector.unregister(sock)
+                    closed.add(peer.fileno())
+                    selector.unregister(peer)
     return len(closed)
 
 
