@@ -110,6 +110,10 @@ class Bridge:
         self._early_sent = False
         self._early_sdp_sent = False
         self._make_failures = 0
+        self._placing = False
+        """Inside `makeCall`: PJSUA may end the leg there (DISCONNECTED 503, e.g. with
+        PJSIP_EMSGTOOLONG) before it raises; `_try` then decides what comes next, once."""
+        self._gone_while_placing = 0
         self._state = BridgeState.HUNTING
         self._started = services.now()
         self._answered_at = 0.0
@@ -350,9 +354,12 @@ class Bridge:
         self._tried.append(TrunkAttempt(attempt.trunk, attempt.purpose.value))
         self._pidf_sent = pidf_of(request) or self._pidf_sent
         self._svc.log("e911.trunk.attempt", attempt=index + 1, purpose=attempt.purpose.value)
+        self._placing = True
         try:
             leg.makeCall(request.uri, invite_param(request, sdp_offer=not self._late_offer))
         except pj.Error as exc:
+            self._placing = False
+            self._gone_while_placing = 0
             self._svc.drop_leg(leg)
             self._legs.remove(leg)
             self._trunk = None
@@ -374,6 +381,12 @@ class Bridge:
             more = index + 1 < len(attempts) and exc.status != PJSIP_EMSGTOOLONG
             self._svc.defer(self.ref, "next" if more else "exhausted")
             return
+        self._placing = False
+        gone, self._gone_while_placing = self._gone_while_placing, 0
+        if gone:  # ended inside makeCall without raising: an attempt that failed at once
+            self._make_failures = 0
+            self._trunk_gone(gone)
+            return
         self._make_failures = 0
         self._svc.schedule(self.ref, self._timeout, f"timeout:{index}")
 
@@ -393,6 +406,12 @@ class Bridge:
             self._exhausted()
 
     def _trunk_gone(self, status: int) -> None:
+        if self._placing:
+            # Issue 13: handled by `_try` when makeCall returns or raises. Hunting on from here
+            # as well sent the call to the next trunk AND answered the caller's 302 (an orphan
+            # call at the sorting center).
+            self._gone_while_placing = status or 500
+            return
         self._trunk = None
         self._attempt_ended(status)
         if self._state is BridgeState.ENDED:
