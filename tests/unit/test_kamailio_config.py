@@ -193,7 +193,9 @@ def test_emergency_calls_try_set_2_then_set_1_and_ordinary_calls_set_1_only() ->
     assert "\tif ($avp(e911) > 0 && 1 == 1) {\n" in block
     assert '\t\tif (!ds_select_routes("2=4;1=4", "dst")) {\n' in block
     assert '\t} else if (!ds_select_dst("1", "4")) {\n' in block
-    assert block.count("route(NO_WORKER);") == 2
+    # No active worker: a 911/933 still tries one (ANY_WORKER), an ordinary call is shed.
+    assert block.count("route(ANY_WORKER);") == 2
+    assert block.count("route(NO_WORKER);") == 1
 
 
 def test_rate_limit_counts_the_ordinary_workers_only() -> None:
@@ -220,4 +222,4 @@ def test_no_reserved_worker_renders_no_set_2_and_never_selects_it() -> None:
     assert _set_lines(out.dispatcher_list) == ["1 sip:127.0.0.1:5081 0 0",
                                                "1 sip:127.0.0.1:5082 0 0"]
     assert "\tif ($avp(e911) > 0 && 0 == 1) {\n" in out.cfg
-    assert 'modparam("ratelimit", "pipe", "1:TAILDROP:800")' in out.cfg
+    assert 'modparam("ratelimit", "pipe", "1:TAILDROP:200")' in out.cfg
