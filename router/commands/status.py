@@ -15,12 +15,14 @@ is down); 2 the settings cannot be read.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from router.kamailio.stats import ANNOUNCE_RESULTS
 from router.settings import SettingsError, load_settings_from_environment
 
 EXIT_OK = 0
@@ -101,6 +103,7 @@ def render(status: dict[str, Any] | None, records_hour: dict[tuple[str, str], in
             answer = (str(t["status"]) if t["status"] else "no answer") if t["probed"] else ""
             lines.append(f"  {word:<6}{t['purpose']:<16}{t['trunk']}  {answer}".rstrip())
         lines += _view_lines(status.get("location_views"))
+        lines += _announce_lines(status.get("announcements"))
         window = _duration(status["calls_window_seconds"])
         lines += ["", f"CALLS (last {window}, by class and outcome)"]
         lines += [f"  {c['call_class']:<16}{c['outcome']:<24}{c['calls']:>6}"
@@ -133,6 +136,32 @@ def _view_lines(views: dict[str, Any] | None) -> list[str]:
             else ""
         lines.append(f"  {view['worker']:<16}change_seq {seq}{behind}")
     return lines
+
+
+def _announce_lines(counts: dict[str, int] | None) -> list[str]:
+    """The front's announcements (issue 16, E911_ANNOUNCE_PATH=front): capped and fallback
+    callers got their 403 without hearing the prompt."""
+    if not counts:
+        return []
+    return ["", f"ANNOUNCEMENTS (front, since Kamailio started; playing now "
+                f"{counts.get('playing', 0)})",
+            "  " + "  ".join(f"{r} {counts.get(r, 0)}" for r in ANNOUNCE_RESULTS)]
+
+
+def fetch_announcements(url: str, timeout: float = 5.0) -> dict[str, int]:
+    """e911_front_announcements* from the endpoint's /metrics ({} when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=timeout) as response:  # noqa: S310
+        text = response.read().decode()
+    counts: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "e911_front_announcements_total":
+                counts[sample.labels["result"]] = int(sample.value)
+            elif sample.name == "e911_front_announcements_playing":
+                counts["playing"] = int(sample.value)
+    return counts
 
 
 def _duration(seconds: float) -> str:
@@ -170,6 +199,9 @@ def _status_command(args: argparse.Namespace) -> int:
         status: dict[str, Any] | None = fetch_status(url)
     except (OSError, ValueError):
         status = None
+    if status is not None:
+        with contextlib.suppress(OSError, ValueError):
+            status["announcements"] = fetch_announcements(url)
     store_seq: int | None = None
     try:  # after the endpoint: the store is then at or past every view the workers reported
         records_hour, store_seq = _read_store(settings.database_url, now)

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 _LINE = re.compile(r"^\s*(?:script:)?e911_front:([a-z_]+) = (\d+)\s*$", re.M)
@@ -62,7 +62,34 @@ def front_metrics(stats: Mapping[str, int]) -> list[Metric]:
         "e911_front_fallback_trunks",
         "Further emergency trunks the front tried after one failed (X-E911-Fallback).")
     fallback.add_metric([], stats.get("fallback_used", 0))
-    return [cache, redirects, fallback]
+    return [cache, redirects, fallback, *announce_metrics(stats)]
+
+
+ANNOUNCE_RESULTS = ("started", "completed", "cancelled", "capped", "fallback")
+"""`e911_front:announce_<result>` (router/kamailio/announce.cfg.tmpl): started = 183 sent and
+the prompt playing; completed = played to its end, 403 sent; cancelled = the caller hung up
+during it; capped = E911_ANNOUNCE_MAX were playing, 403 at once; fallback = rtpengine down,
+slow, full or unable to play: 403 at once, before any 183."""
+
+
+def announce_metrics(stats: Mapping[str, int]) -> list[Metric]:
+    """The front's announcements (issue 16), when Kamailio runs the announcer."""
+    if not any(f"announce_{r}" in stats for r in ANNOUNCE_RESULTS):
+        return []
+    family = CounterMetricFamily(
+        "e911_front_announcements",
+        "Announcements the front played or refused, by result (started, completed, cancelled, "
+        "capped, fallback); docs/announcements.md.", labels=["result"])
+    for result in ANNOUNCE_RESULTS:
+        family.add_metric([result], stats.get(f"announce_{result}", 0))
+    playing = GaugeMetricFamily(
+        "e911_front_announcements_playing",
+        "Announcements playing now (started - completed - cancelled; capped by "
+        "E911_ANNOUNCE_MAX).")
+    playing.add_metric([], max(0, stats.get("announce_started", 0)
+                               - stats.get("announce_completed", 0)
+                               - stats.get("announce_cancelled", 0)))
+    return [family, playing]
 
 
 class FrontStatsCollector(Collector):
