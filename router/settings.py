@@ -68,14 +68,6 @@ class AnnouncePath(StrEnum):
     (docs/announcements.md). Needs E911_FRONT=kamailio and rtpengine."""
 
 
-class AnnouncePath(StrEnum):
-    WORKER = "worker"
-    """The worker plays the prompt itself (pjsua2, one announcement a worker at a time)."""
-    FRONT = "front"
-    """The worker only decides (a 302 naming the language); Kamailio + rtpengine play the prompt
-    (docs/announcements.md). Needs E911_FRONT=kamailio and rtpengine."""
-
-
 class EmergencyPath(StrEnum):
     BRIDGE = "bridge"
     FRONT = "front"
@@ -283,28 +275,6 @@ def _parse_port_range(name: str, value: str) -> tuple[int, int]:
     return low, high
 
 
-def _parse_loopback_host_port(name: str, value: str) -> HostPort:
-    """A control port nobody else may reach: 127.0.0.0/8 or ::1 only."""
-    address = _parse_host_port(name, value)
-    try:
-        loopback = ipaddress.ip_address(address.host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise _fail(name, value, "must be a loopback address (127.0.0.1 or [::1]) and a port")
-    return address
-
-
-def _parse_port_range(name: str, value: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", value)
-    if not match:
-        raise _fail(name, value, "must be LOW-HIGH (e.g. 30000-39999)")
-    low, high = int(match.group(1)), int(match.group(2))
-    if not 1024 <= low < high <= 65535 or high - low < 3:
-        raise _fail(name, value, "must be two ports 1024-65535, LOW < HIGH, at least 4 apart")
-    return low, high
-
-
 def _parse_networks(name: str, value: str) -> tuple[IPNetwork, ...]:
     networks: list[IPNetwork] = []
     for part in _split(value):
@@ -459,11 +429,6 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_ANNOUNCE_MODE", "early", _parse_enum(AnnounceMode)),
     _Var("E911_ANNOUNCE_OVERFLOW", "shed", _parse_enum(AnnounceOverflow)),
     _Var("E911_EMERGENCY_PATH", "auto", _parse_enum(EmergencyPath)),
-    _Var("E911_ANNOUNCE_PATH", "worker", _parse_enum(AnnouncePath)),
-    _Var("E911_ANNOUNCE_MAX", "1000", _parse_int_range(1, 100000)),
-    _Var("E911_RTPENGINE_BINARY", "rtpengine", _parse_path),
-    _Var("E911_RTPENGINE_NG", "127.0.0.1:2223", _parse_loopback_host_port),
-    _Var("E911_RTPENGINE_PORTS", "30000-39999", _parse_port_range),
     _Var("E911_ANNOUNCE_PATH", "worker", _parse_enum(AnnouncePath)),
     _Var("E911_ANNOUNCE_MAX", "1000", _parse_int_range(1, 100000)),
     _Var("E911_RTPENGINE_BINARY", "rtpengine", _parse_path),

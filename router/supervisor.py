@@ -7,9 +7,6 @@ Children (each a `ChildSpec`):
 - **rtpengine** (E911_ANNOUNCE_PATH=front): the front's announcement player, a service
   started with the workers; Kamailio waits until it answers an ng ping (router/kamailio/
   rtpengine.py);
-- **rtpengine** (E911_ANNOUNCE_PATH=front): the front's announcement player, a service
-  started with the workers; Kamailio waits until it answers an ng ping (router/kamailio/
-  rtpengine.py);
 - **the front**: Kamailio (`kamailio -DD -E`), started once the workers answer SIP OPTIONS so
   its first calls find them up. It forks its own processes, so it runs in its own process
   group and is signalled as a group.
@@ -75,8 +72,6 @@ class ChildSpec:
     """Ready once this address answers SIP OPTIONS with 200 (workers)."""
     own_group: bool = False
     """Signal and kill the child's whole process group (Kamailio forks its receivers)."""
-    ready: Callable[[], bool] | None = None
-    """Ready once this returns True (rtpengine: answers an ng ping), like `sip_probe`."""
     ready: Callable[[], bool] | None = None
     """Ready once this returns True (rtpengine: answers an ng ping), like `sip_probe`."""
 
@@ -145,12 +140,6 @@ def sip_options_ok(address: HostPort, timeout_seconds: float = 0.5) -> bool:
         except OSError:
             return False
     return reply.startswith(b"SIP/2.0 200 ")
-
-
-def _is_ready(spec: ChildSpec) -> bool:
-    if spec.sip_probe is not None and not sip_options_ok(spec.sip_probe):
-        return False
-    return spec.ready is None or spec.ready()
 
 
 def _is_ready(spec: ChildSpec) -> bool:

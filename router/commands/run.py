@@ -23,9 +23,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from router.kamailio.announce import front_announces
-from router.kamailio.announce import front_announces
 from router.commands.kamailio import ctl_socket, kamailio_binary, kamcmd_binary, prepare
+from router.kamailio.announce import front_announces
 from router.kamailio.front import FrontConfig, front_peers, local_workers
 from router.observe import configure_logging
 from router.settings import Front, HostPort, Settings, SettingsError, load_settings_from_environment
@@ -52,8 +51,6 @@ def worker_environment(settings: Settings, address: HostPort) -> tuple[tuple[str
     behind the front, that it has no front of its own and trusts only the front (whose
     device-IP header it then believes)."""
     env = [("E911_SIP_LISTEN", str(address)), ("E911_WORKERS", "1"), ("E911_FRONT", "none")]
-    # Issue 16: a worker hands announcements to the front only when this front plays them.
-    env.append(("E911_ANNOUNCE_PATH", "front" if front_announces(settings) else "worker"))
     # Issue 16: a worker hands announcements to the front only when this front plays them.
     env.append(("E911_ANNOUNCE_PATH", "front" if front_announces(settings) else "worker"))
     if settings.front is Front.KAMAILIO:

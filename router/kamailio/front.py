@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from router.kamailio.announce import AnnounceFront, announce_front
-from router.kamailio.announce import AnnounceFront, announce_front
 from router.kamailio.patterns import EmergencyPatterns, emergency_patterns
 from router.plan import EMERGENCY_USER, TEST_USER, with_user
 from router.settings import Front, HostPort, IPNetwork, Settings

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from router.kamailio.announce import announce_values
-from router.kamailio.announce import announce_values
 from router.kamailio.front import (
     DIALOG_TIMEOUT_SECONDS,
     RETRY_AFTER_SECONDS,
