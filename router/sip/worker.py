@@ -106,8 +106,8 @@ class WorkerConfig:
     """bridge: B2BUA every emergency call we have slots for; front: always hand it to
     Kamailio in a 302 (router.sip.front); auto: bridge while a bridge is free, else front."""
     announce_front: bool = False
-    """E911_ANNOUNCE_PATH=front behind a front: the 302 + X-E911-Announce instead of playing the
-    prompt here (issue 16; set by `run` for workers behind Kamailio)."""
+    """E911_ANNOUNCE_PATH=front behind a front (E911_DEVICE_IP_REQUIRED, set by `run` for workers
+    behind Kamailio): the 302 + X-E911-Announce instead of playing the prompt here (issue 16)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, port: int | None = None) -> WorkerConfig:
@@ -124,8 +124,10 @@ class WorkerConfig:
             default_language=settings.default_language.value,
             announce_overflow_reject=settings.announce_overflow is AnnounceOverflow.REJECT,
             emergency_path=settings.emergency_path,
+            # Only behind the front (`run` sets E911_DEVICE_IP_REQUIRED for those workers): a
+            # worker a PBX reaches directly must never answer the 302 meant for Kamailio.
             announce_front=settings.announce_path is AnnouncePath.FRONT
-            and settings.announce_mode is AnnounceMode.EARLY,
+            and settings.announce_mode is AnnounceMode.EARLY and settings.device_ip_required,
         )
 
 

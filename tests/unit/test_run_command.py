@@ -19,14 +19,30 @@ def test_worker_behind_the_front_trusts_only_the_front() -> None:
     assert dict(worker_environment(s, HostPort("127.0.0.1", 5082))) == {
         "E911_SIP_LISTEN": "127.0.0.1:5082", "E911_WORKERS": "1", "E911_FRONT": "none",
         "E911_TRUSTED_PEERS": "127.0.0.2/32", "E911_PBX_PEERS": "127.0.0.2/32",
-        "E911_DEVICE_IP_REQUIRED": "yes"}
+        "E911_DEVICE_IP_REQUIRED": "yes", "E911_ANNOUNCE_PATH": "worker"}
 
 
 def test_worker_without_a_front_keeps_the_trusted_peers() -> None:
     """E911_FRONT=none: workers take INVITEs from the configured peers themselves."""
     s = load_settings({"E911_FRONT": "none", "E911_SIP_LISTEN": "127.0.0.1:5060"})
     assert dict(worker_environment(s, HostPort("127.0.0.1", 5061))) == {
-        "E911_SIP_LISTEN": "127.0.0.1:5061", "E911_WORKERS": "1", "E911_FRONT": "none"}
+        "E911_SIP_LISTEN": "127.0.0.1:5061", "E911_WORKERS": "1", "E911_FRONT": "none",
+        "E911_ANNOUNCE_PATH": "worker"}
+
+
+def test_workers_hand_announcements_to_the_front_only_when_it_plays_them() -> None:
+    """E911_ANNOUNCE_PATH=front reaches the workers only with a Kamailio front in early mode
+    (issue 16); without a front, or in answer mode, the workers play the prompt."""
+    address = HostPort("127.0.0.1", 5082)
+
+    def path(**values: str) -> str:
+        env = dict(worker_environment(load_settings({"E911_ANNOUNCE_PATH": "front",
+                                                     **values}), address))
+        return env["E911_ANNOUNCE_PATH"]
+
+    assert path() == "front"
+    assert path(E911_FRONT="none") == "worker"
+    assert path(E911_ANNOUNCE_MODE="answer") == "worker"
 
 
 def test_one_child_per_worker_each_probed_on_its_port() -> None:
