@@ -4,6 +4,8 @@
 part, the caller's language and an optional PIDF-LO into a frozen `EmergencyInviteContent`:
 
     request URI   sip:911@trunk-host:port;params          (933 for test calls)
+                  urn:service:sos for a 911 with RequestUriMode.SOS (NENA i3 ESInet trunks,
+                  RFC 5031 s4.2); the trunk then goes in `route` (RFC 3261 s8.1.2)
     headers       P-Asserted-Identity  "Name" <sip:+1NPANXXXXXX@host;user=phone>  RFC 3325 s9.1
                   Priority: emergency                                              RFC 3261 s20.26
                   Geolocation: <cid:loc-...@host>       only with a PIDF-LO       RFC 6442 s4.1
@@ -11,6 +13,8 @@ part, the caller's language and an optional PIDF-LO into a frozen `EmergencyInvi
     body part     application/pidf+xml, Content-ID <loc-...@host> (RFC 2392), optional
                   Content-Disposition: by-reference;handling=optional (RFC 5621 s9.1)
     hlang         a=hlang-send / a=hlang-recv for the SDP's audio section (RFC 8373)
+    with SOS      Call-Info: <cid:...>;purpose=EmergencyCallData.ProviderInfo|ServiceInfo|
+                  SubscriberInfo and one body part per block (RFC 7852 s4.1, s6.1)
 
 The SIP layer converts the part into a pjsua2 `SipMultipartPart` (headers, contentType
 type/subtype, body) in `SipTxOption.multipartParts`, sets `multipartContentType` to
@@ -27,21 +31,26 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Final
 
 from router import sipsafe
+from router.additional_data import ProviderIdentity, additional_data_blocks
 from router.hlang import add_hlang, hlang_sdp_lines, language_tag
 
 __all__ = [
     "MULTIPART_MIXED",
     "PIDF_CONTENT_TYPE",
+    "SOS_SERVICE_URN",
     "BodyPart",
     "CallbackIdentity",
     "EmergencyInviteContent",
+    "RequestUriMode",
     "build_emergency_invite",
     "nanp_e164",
     "render_multipart_body",
     "trunk_request_uri",
+    "trunk_route",
 ]
 
 PIDF_CONTENT_TYPE: Final = ("application", "pidf+xml")
@@ -61,6 +70,17 @@ _SIP_URI = re.compile(
 )
 _URI_PARAMS = re.compile(r"(?:;[A-Za-z0-9\-_.!~*'()%]+(?:=[A-Za-z0-9\-_.!~*'()%\[\]:]+)?)*")
 _CID_DOMAIN_FALLBACK: Final = "e911-router.invalid"
+SOS_SERVICE_URN: Final = "urn:service:sos"
+"""RFC 5031 s4.2: the emergency service URN an NG911 (NENA i3) ESInet routes on."""
+
+
+class RequestUriMode(StrEnum):
+    """E911_EMERGENCY_REQUEST_URI: what a 911 INVITE's Request-URI names."""
+
+    TRUNK = "trunk"
+    """`sip:911@trunk`: what carrier E911 trunks (selective-router gateways) take today."""
+    SOS = "sos"
+    """`urn:service:sos` with the trunk as the Route, plus RFC 7852 additional data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +130,11 @@ class EmergencyInviteContent:
     pidf_part: BodyPart | None = None
     """The PIDF-LO body part, or None (no location: no Geolocation headers either)."""
     multipart_type: tuple[str, str] = field(default=MULTIPART_MIXED)
+    additional_parts: tuple[BodyPart, ...] = ()
+    """RFC 7852 blocks by value (RequestUriMode.SOS), after the PIDF-LO."""
+    route: str = ""
+    """`<sip:trunk;lr>` when the Request-URI is a service URN: where the INVITE goes
+    (RFC 3261 s8.1.2, loose routing); "" when the Request-URI is the trunk itself."""
 
     @property
     def content_id(self) -> str | None:
@@ -122,7 +147,8 @@ class EmergencyInviteContent:
     @property
     def parts(self) -> tuple[BodyPart, ...]:
         """The body parts to hand to the SIP stack (the SDP is added by PJSUA, last)."""
-        return () if self.pidf_part is None else (self.pidf_part,)
+        located = () if self.pidf_part is None else (self.pidf_part,)
+        return located + self.additional_parts
 
     def header(self, name: str) -> str | None:
         """First header value by case-insensitive name."""
@@ -162,6 +188,14 @@ def trunk_request_uri(trunk_uri: str, user: str) -> str:
     return f"{match.group('scheme').lower()}:{escaped_user}@{hostport}{params}"
 
 
+def trunk_route(trunk_uri: str) -> str:
+    """`<sip:trunk-host:port;params;lr>`: the trunk as a loose-routing Route entry (RFC 3261
+    s19.1.1 lr), for an INVITE whose Request-URI is a service URN."""
+    uri = trunk_request_uri(trunk_uri, "911")
+    scheme, _, rest = uri.partition(":")
+    return f"<{scheme}:{rest.partition('@')[2]};lr>"
+
+
 def _cid_domain(host: str) -> str:
     """RFC 2392 Content-ID domain: our host when it is a name or IPv4 address; an IPv6
     literal would need %-encoding in the cid: URL, so a fixed .invalid name is used."""
@@ -177,6 +211,8 @@ def build_emergency_invite(
     pidf: bytes | None = None,
     location_token: str | None = None,
     by_reference_disposition: bool = True,
+    request_uri_mode: RequestUriMode = RequestUriMode.TRUNK,
+    provider: ProviderIdentity | None = None,
 ) -> EmergencyInviteContent:
     """Build the emergency INVITE content.
 
@@ -186,6 +222,10 @@ def build_emergency_invite(
     by_reference_disposition: add `Content-Disposition: by-reference;handling=optional`
         (RFC 5621 s9.1: the part is referenced from a header; a UAS that cannot read it
         must not fail the call).
+    request_uri_mode: SOS sends a 911 to `urn:service:sos` with the trunk in `route`, and
+        adds the RFC 7852 blocks (needs `provider`). A 933 keeps `sip:933@trunk`: 933 is the
+        carrier's address readback, not a call for a PSAP, and urn:service:sos would put it
+        in a call taker's queue as a real emergency.
     Raises `ValueError` for a callback number that is not NANP, a bad host, trunk or user.
     """
     number = nanp_e164(callback.number)
@@ -218,14 +258,53 @@ def build_emergency_invite(
             headers=tuple(part_headers),
             body=pidf.decode("utf-8"),
         )
+    request_uri = trunk_request_uri(trunk_uri, dialled_user)
+    route = ""
+    extra: tuple[BodyPart, ...] = ()
+    if request_uri_mode is RequestUriMode.SOS and dialled_user == "911":
+        if provider is None:
+            raise ValueError("RequestUriMode.SOS needs the provider identity (RFC 7852)")
+        route = trunk_route(trunk_uri)
+        request_uri = SOS_SERVICE_URN
+        token = uuid.uuid4().hex[:16] if location_token is None else location_token
+        blocks = _additional_parts(provider, host=host, name=name, number=number,
+                                   token=token, disposition=by_reference_disposition)
+        extra = tuple(p for p, _ in blocks)
+        # RFC 7852 s4.1 / s6.1: each block by value is a cid: URL in Call-Info whose purpose
+        # names the block; one header field per block.
+        headers.extend(("Call-Info", f"<cid:{cid}>;purpose={purpose}")
+                       for (_, (cid, purpose)) in blocks)
     for _, value in headers:
         sipsafe.header_value(value)
     return EmergencyInviteContent(
-        request_uri=trunk_request_uri(trunk_uri, dialled_user),
+        request_uri=request_uri,
         headers=tuple(headers),
         language=language_tag(language),
         pidf_part=part,
+        additional_parts=extra,
+        route=route,
     )
+
+
+def _additional_parts(
+    provider: ProviderIdentity, *, host: str, name: str, number: str, token: str,
+    disposition: bool,
+) -> list[tuple[BodyPart, tuple[str, str]]]:
+    """Each RFC 7852 block as a body part, with its (Content-ID, Call-Info purpose)."""
+    if _LOCATION_TOKEN.fullmatch(token) is None:
+        raise ValueError("location_token must be 1-64 letters, digits or '-'")
+    domain = _cid_domain(host)
+    parts = []
+    for block in additional_data_blocks(provider, reference_domain=domain, token=token,
+                                        display_name=name, callback=number):
+        cid = f"{block.block.value.lower()}-{token}@{domain}"
+        part_headers = [("Content-ID", f"<{cid}>")]
+        if disposition:
+            part_headers.append(("Content-Disposition", "by-reference;handling=optional"))
+        part = BodyPart(content_type="application", content_subtype=block.block.media_subtype,
+                        headers=tuple(part_headers), body=block.xml.decode("utf-8"))
+        parts.append((part, (cid, block.block.purpose)))
+    return parts
 
 
 def render_multipart_body(

@@ -14,6 +14,10 @@ Reusable by every test that captures an INVITE (SIPp UAS, raw socket, pjsua2 UAS
   the SDP.
 - `assert_emergency_invite(raw, expect)`: RFC 6442 / 3325 / 3261 conformance of the whole
   INVITE; raises one AssertionError listing every problem; returns the parsed pieces.
+- `validate_additional_data(xml, purpose)`: an RFC 7852 block (ProviderInfo, ServiceInfo,
+  SubscriberInfo) checked by a rule layer (the RFC 7852 XSDs are not shipped yet:
+  router/schemas/pidf/PROVENANCE.md, "Not obtained"); `assert_emergency_invite` with
+  `additional_data=True` checks the Call-Info cid: URLs against the parts (RFC 7852 s4.1).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from urllib.parse import unquote
 
 from lxml import etree
 
+from router.additional_data import NS_PROVIDER, NS_SERVICE, NS_SUBSCRIBER, NS_VCARD
 from router.emergency_invite import EmergencyInviteContent, render_multipart_body
 from router.location.civic import CivicAddress
 from router.pidf import (
@@ -54,6 +59,7 @@ __all__ = [
     "extract_location_parts",
     "parse_sip_message",
     "pidf_schema",
+    "validate_additional_data",
     "validate_pidf",
 ]
 
@@ -345,6 +351,9 @@ class InviteExpectation:
     """Expected a=hlang-send / a=hlang-recv tag in the audio section."""
     required_headers: tuple[str, ...] = field(default=())
     """Further header names that must be present."""
+    additional_data: bool | None = None
+    """True: the RFC 7852 ProviderInfo, ServiceInfo and SubscriberInfo blocks by value, each
+    named by a Call-Info cid: URL; False: no Call-Info and no such part; None: not checked."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,9 +471,103 @@ def assert_emergency_invite(
         problems.append(f"SDP audio section lacks a=hlang-send/recv:{expect.language}")
     problems.extend(f"header {name} missing" for name in expect.required_headers
                     if message.header(name) is None)
+    if expect.additional_data is not None:
+        problems.extend(_additional_data_problems(message, body, expect))
     if problems:
         raise AssertionError("emergency INVITE problems:\n  " + "\n  ".join(problems))
     return CapturedInvite(message=message, body=body)
+
+
+# RFC 7852 s4.1-s4.4: the children each block must have, in document order [M: from the RFC
+# prose and examples; the s8 XSDs would replace this table once shipped].
+_ADR_REQUIRED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "EmergencyCallData.ProviderInfo": (NS_PROVIDER, (
+        "DataProviderReference", "DataProviderString", "ProviderID", "ProviderIDSeries",
+        "TypeOfProvider", "ContactURI")),
+    "EmergencyCallData.ServiceInfo": (NS_SERVICE, (
+        "DataProviderReference", "ServiceEnvironment", "ServiceType", "ServiceMobility")),
+    "EmergencyCallData.SubscriberInfo": (NS_SUBSCRIBER, (
+        "DataProviderReference", "SubscriberData")),
+}
+_ADR_MEDIA = {f"application/{purpose.lower()}+xml": purpose for purpose in _ADR_REQUIRED}
+
+
+def validate_additional_data(xml: bytes, purpose: str) -> list[str]:
+    """Problems of one RFC 7852 block ([] = valid): the root element and namespace for
+    `purpose` ("EmergencyCallData.ProviderInfo", ...), its required children in order, each
+    non-empty, nothing outside the block's namespace but xCard, and for SubscriberInfo a
+    boolean privacyRequested and an xCard with a tel: URI."""
+    if purpose not in _ADR_REQUIRED:
+        return [f"unknown additional-data purpose {purpose!r}"]
+    namespace, required = _ADR_REQUIRED[purpose]
+    try:
+        root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        return [f"{purpose}: not XML: {exc}"]
+    if root.tag != _q(namespace, purpose):
+        return [f"root {root.tag!r}, want {_q(namespace, purpose)!r}"]
+    problems: list[str] = []
+    children = [c for c in root if isinstance(c.tag, str)]
+    names = [etree.QName(c).localname for c in children if etree.QName(c).namespace == namespace]
+    present = [n for n in names if n in required]
+    if present != [n for n in required if n in present]:
+        problems.append(f"{purpose}: children out of order: {names}")
+    problems.extend(f"{purpose}: no {n}" for n in required if n not in names)
+    for child in children:
+        if etree.QName(child).namespace != namespace:
+            problems.append(f"{purpose}: element {child.tag!r} outside the block's namespace")
+        elif len(child) == 0 and not (child.text or "").strip():
+            problems.append(f"{purpose}: empty {etree.QName(child).localname}")
+    if purpose == "EmergencyCallData.SubscriberInfo":
+        if root.get("privacyRequested") not in ("true", "false"):
+            problems.append("SubscriberInfo: privacyRequested is not true/false (xs:boolean)")
+        uris = root.findall(f".//{_q(NS_VCARD, 'tel')}/{_q(NS_VCARD, 'uri')}")
+        if not any(re.fullmatch(r"tel:\+[1-9][0-9]{6,14}", u.text or "") for u in uris):
+            problems.append("SubscriberInfo: no xCard tel: URI with an E.164 number")
+    return problems
+
+
+def _additional_data_problems(
+    message: SipMessage, body: LocationParts, expect: InviteExpectation
+) -> list[str]:
+    """RFC 7852 s4.1: every block by value is one part whose Content-ID a Call-Info cid: URL
+    with purpose=EmergencyCallData.<Block> names; all blocks share one DataProviderReference."""
+    infos = [v.strip() for header in message.values("Call-Info") for v in header.split(",")]
+    adr_parts = [p for p in body.parts if p.media_type in _ADR_MEDIA]
+    if not expect.additional_data:
+        return ["additional data sent where none was expected"] if adr_parts or any(
+            "purpose=emergencycalldata." in i.lower() for i in infos) else []
+    problems: list[str] = []
+    by_cid: dict[str, CapturedPart] = {}
+    for part in adr_parts:
+        cid = next((v for k, v in part.headers if k.lower() == "content-id"), "")
+        by_cid[cid.strip().removeprefix("<").removesuffix(">")] = part
+    named: dict[str, str] = {}
+    for info in infos:
+        match = re.fullmatch(r"<cid:([^>]+)>\s*;\s*purpose=(EmergencyCallData\.\w+)", info)
+        if match is None:
+            continue
+        cid, purpose = unquote(match.group(1)), match.group(2)
+        named_part = by_cid.get(cid)
+        if named_part is None:
+            problems.append(f"Call-Info cid {cid!r} names no body part")
+        elif _ADR_MEDIA[named_part.media_type] != purpose:
+            problems.append(f"Call-Info purpose {purpose} names a {named_part.media_type} part")
+        else:
+            named[purpose] = cid
+            problems.extend(validate_additional_data(named_part.body, purpose))
+    problems.extend(f"no {p} block named from Call-Info" for p in _ADR_REQUIRED if p not in named)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    references = set()
+    for part in adr_parts:
+        try:
+            root = etree.fromstring(part.body, parser)
+        except etree.XMLSyntaxError:
+            continue  # reported by validate_additional_data
+        references.add(root.findtext("{*}DataProviderReference") or "")
+    if len(references) > 1:
+        problems.append(f"blocks name different DataProviderReferences: {sorted(references)}")
+    return problems
 
 
 def build_raw_invite(
@@ -491,6 +594,8 @@ def build_raw_invite(
         f"Call-ID: {call_id}",
         "CSeq: 1 INVITE",
         f"Contact: <{from_uri}:5060>",
+        # PJSUA puts the account's route set here (RFC 3261 s8.1.2), as measured.
+        *([f"Route: {content.route}"] if content.route else []),
         *(f"{name}: {value}" for name, value in content.headers),
         f"Content-Type: {content_type}",
         f"Content-Length: {len(body.encode('utf-8'))}",
