@@ -9,8 +9,9 @@ settings (`render_conf` is pure), `e911-router run` starts and supervises it lik
 Measured choices (../shared/facts/kamailio-rtpengine-announcements.md):
 - userspace forwarding only (`table = -1`): the Debian kernel module is not needed for a
   one-way prompt, and a missing module must not stop the router;
-- every socket on loopback: the ng control port (no authentication in the protocol) and the
-  CLI (rtpengine-ctl, on the ng port + 1) are reachable from this host only;
+- the control sockets on loopback: the ng port (no authentication in the protocol) and the
+  CLI (rtpengine-ctl, on the ng port + 1) are reachable from this host only; the media on
+  E911_SIP_LISTEN's address (where callers already reach the front);
 - `delete-delay = 0`: a deleted announcement frees its ports at once;
 - `final-timeout`: a session the script failed to delete (it always tries) ends anyway;
 - `max-sessions`: rtpengine at its limit refuses the offer, and the caller gets its 403 at once.
@@ -18,6 +19,7 @@ Measured choices (../shared/facts/kamailio-rtpengine-announcements.md):
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import socket
 from dataclasses import dataclass
@@ -37,6 +39,9 @@ class RtpengineConfig:
     ports: tuple[int, int]
     max_sessions: int
     run_dir: Path
+    media_host: str = ""
+    """The address rtpengine's media (and its SDP) use: E911_SIP_LISTEN's host, the address
+    callers already reach us on; the ng host when that is a wildcard. Empty: the ng host."""
 
     @property
     def cli(self) -> HostPort:
@@ -59,7 +64,17 @@ def rtpengine_config(settings: Settings, run_dir: Path | None = None) -> Rtpengi
         ports=settings.rtpengine_ports,
         # A little above our own cap: Kamailio's cap answers first, rtpengine's is the net.
         max_sessions=settings.announce_max + 16,
-        run_dir=(run_dir or settings.kamailio_run_dir).resolve())
+        run_dir=(run_dir or settings.kamailio_run_dir).resolve(),
+        media_host=_media_host(settings))
+
+
+def _media_host(settings: Settings) -> str:
+    host = settings.sip_listen.host
+    try:
+        wildcard = ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a name: rtpengine wants an address
+        wildcard = True
+    return settings.rtpengine_ng.host if wildcard else host
 
 
 def render_conf(config: RtpengineConfig) -> str:
@@ -70,7 +85,7 @@ def render_conf(config: RtpengineConfig) -> str:
         "# Written by e911-router from its settings (router/kamailio/rtpengine.py): do not edit.",
         "[rtpengine]",
         "table = -1",
-        f"interface = {config.ng.host}",
+        f"interface = {config.media_host or config.ng.host}",
         f"listen-ng = {ng_host}:{config.ng.port}",
         f"listen-cli = {ng_host}:{config.cli.port}",
         f"port-min = {low}",

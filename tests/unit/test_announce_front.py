@@ -118,3 +118,15 @@ def test_ng_list_reply_call_ids_are_counted() -> None:
     """rtpengine's `list` reply: a bencoded list of Call-IDs."""
     assert _bencoded_strings(b"l3:abc10:0123456789e6:result2:oke") == [b"abc", b"0123456789"]
     assert _bencoded_strings(b"le") == []
+
+
+def test_rtpengine_media_uses_the_sip_address_callers_reach() -> None:
+    """The prompt's RTP (and the 183's SDP) use E911_SIP_LISTEN's address; a wildcard listen
+    address falls back to the ng address (rtpengine needs a concrete one)."""
+    def interface(listen: str) -> str:
+        conf = render_conf(rtpengine_config(load_settings({"E911_SIP_LISTEN": listen}),
+                                            Path("/tmp/x")))
+        return next(line for line in conf.splitlines() if line.startswith("interface = "))
+
+    assert interface("127.0.0.5:5060") == "interface = 127.0.0.5"
+    assert interface("0.0.0.0:5060") == "interface = 127.0.0.1"
