@@ -3,6 +3,7 @@ Kamailio sections, the counters on /metrics and in `status`."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,61 @@ def test_rtpengine_media_uses_the_sip_address_callers_reach() -> None:
 
     assert interface("127.0.0.5:5060") == "interface = 127.0.0.5"
     assert interface("0.0.0.0:5060") == "interface = 127.0.0.1"
+
+
+def test_run_refuses_front_announcements_without_rtpengine_naming_the_setting() -> None:
+    """E911_ANNOUNCE_PATH=front with no rtpengine executable: one line naming the variable."""
+    from router.commands.run import announcer_child
+
+    settings = load_settings({"E911_ANNOUNCE_PATH": "front",
+                              "E911_RTPENGINE_BINARY": "/nonexistent/rtpengine"})
+    with pytest.raises(SettingsError, match="E911_RTPENGINE_BINARY"):
+        announcer_child(settings)
+
+
+def test_a_taken_rtpengine_ng_port_is_named(tmp_path: Path) -> None:
+    """The ng port is checked before anything starts (PortTaken names the setting)."""
+    import socket
+
+    from router.commands.run import announcer_child
+    from router.supervisor import PortTaken
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        port = squatter.getsockname()[1]
+        settings = load_settings({"E911_ANNOUNCE_PATH": "front",
+                                  "E911_RTPENGINE_NG": f"127.0.0.1:{port}",
+                                  "E911_KAMAILIO_RUN_DIR": str(tmp_path)})
+        with pytest.raises(PortTaken, match="E911_RTPENGINE_NG"):
+            announcer_child(settings)
+
+
+def test_the_front_starts_only_once_a_service_reports_ready() -> None:
+    """A child with a `ready` probe (rtpengine: an ng ping) holds back the front (Kamailio)
+    until the probe says yes."""
+    import threading
+
+    from router.supervisor import ChildKind, ChildSpec, Supervisor
+
+    ready = threading.Event()
+    supervisor = Supervisor([
+        ChildSpec("rtpengine", ("sleep", "30"), ChildKind.SERVICE, ready=ready.is_set),
+        ChildSpec("kamailio", ("sleep", "30"), ChildKind.FRONT),
+    ], install_signals=False, drain_seconds=2)
+    runner = threading.Thread(target=supervisor.run)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 5
+        while supervisor.pid_of("rtpengine") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert supervisor.pid_of("rtpengine") is not None
+        time.sleep(0.5)  # the supervisor polls every 0.1 s: the front must still be waiting
+        assert supervisor.pid_of("kamailio") is None
+        ready.set()
+        deadline = time.monotonic() + 5
+        while supervisor.pid_of("kamailio") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert supervisor.pid_of("kamailio") is not None
+    finally:
+        supervisor.request_stop()
+        runner.join(15)
