@@ -7,6 +7,7 @@ rtpengine sends. A prompt of S seconds is S x 50 packets of 20 ms.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 import wave
+from array import array
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -31,6 +33,7 @@ from router.settings import HostPort
 from tests.front.conftest import ACCOUNT_CALLBACK, OFFICE, USER_CALLBACK, requires_kamailio
 from tests.front.harness import RouterRun, free_port_block, running_router
 from tests.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.scenarios.baresip import Baresip, audio_stats
 from tests.scenarios.harness import (
     PROMPTS,
     REPO,
@@ -313,3 +316,51 @@ def assert_911s_untouched(router: RouterRun, tmp_path: Path, psap: Uas, sorting:
         has_location=True, civic=OFFICE, language="en"))
     for invite in psap.invites() + sorting.invites():
         assert "X-E911-" not in invite
+
+
+def _envelope(wav_path: Path) -> list[float]:
+    """RMS of each 20 ms frame of a mono 16-bit WAV (8 kHz or 16 kHz)."""
+    with wave.open(str(wav_path), "rb") as wav:
+        rate, data = wav.getframerate(), array("h", wav.readframes(wav.getnframes()))
+    step = rate // 50
+    return [math.sqrt(sum(x * x for x in data[k:k + step]) / step)
+            for k in range(0, len(data) - step + 1, step)]
+
+
+def envelope_match(recording: Path, prompt: Path, max_lag_frames: int = 50) -> float:
+    """Best Pearson correlation of the two loudness envelopes over lags up to 1 s: speech
+    rises and falls where the words are, so the right prompt matches near 1, another not."""
+    rec, ref = _envelope(recording), _envelope(prompt)
+
+    def pearson(a: list[float], b: list[float]) -> float:
+        n = min(len(a), len(b))
+        a, b = a[:n], b[:n]
+        ma, mb = sum(a) / n, sum(b) / n
+        cov = sum((x - ma) * (y - mb) for x, y in zip(a, b, strict=True))
+        va = math.sqrt(sum((x - ma) ** 2 for x in a))
+        vb = math.sqrt(sum((y - mb) ** 2 for y in b))
+        return cov / (va * vb) if va and vb else 0.0
+
+    return max(pearson(rec[lag:], ref) for lag in range(0, max_lag_frames))
+
+
+def test_baresip_records_the_prompt_the_front_plays(front_store_url: str, tmp_path: Path) -> None:
+    """A real softphone (baresip, user 2002, no address) dials a number through the front: it
+    hears the Spanish prompt as early media (its recording follows the prompt's loudness, not
+    the English one's) and the call closes with 403."""
+    spanish = PROMPTS / "es" / "address-not-registered.wav"
+    english = PROMPTS / "en" / "address-not-registered.wav"
+    with running_router(announce_env(front_store_url), tmp_path) as router:
+        phone = Baresip.start(tmp_path / "baresip", "2002")
+        try:
+            phone.command("dial", f"sip:4065550123@127.0.0.1:{router.sip_port}")
+            closed = phone.wait_event("CALL_CLOSED", timeout=40)
+            assert "403" in str(closed.get("param")), closed
+        finally:
+            phone.stop()
+        router.wait_event("e911.announce.front")
+    (recording,) = phone.recordings()
+    seconds, _ = audio_stats(recording)
+    assert seconds >= prompt_seconds("es") - 0.5
+    assert envelope_match(recording, spanish) > 0.9
+    assert envelope_match(recording, english) < 0.6
