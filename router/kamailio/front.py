@@ -24,6 +24,10 @@ ORDINARY_ADMISSION): long enough for its queue to drain, short enough that a wor
 caught up is not left idle for long."""
 
 DIALOG_TIMEOUT_SECONDS = 12 * 3600
+EMERGENCY_RETRIES = 5
+"""How many more times the front offers a 911/933 to a worker, 100 ms apart, when every worker
+answered 486/503 (route NO_WORKER), before its own route without location."""
+
 """How long the front keeps a dialog whose BYE it never saw: in-dialog requests after that get
 481. Longer than any call (an emergency call may stay up for hours)."""
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from router.kamailio.announce import announce_values
 from router.kamailio.front import (
     DIALOG_TIMEOUT_SECONDS,
+    EMERGENCY_RETRIES,
     RETRY_AFTER_SECONDS,
     WORKER_BEHIND_SECONDS,
     FrontConfig,
@@ -119,6 +120,7 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "dialog_timeout": str(DIALOG_TIMEOUT_SECONDS),
         "behind_seconds": str(WORKER_BEHIND_SECONDS),
         "any_worker_count": str(len(front.workers) + len(front.emergency_workers)),
+        "emergency_retries": str(EMERGENCY_RETRIES),
         "any_worker_cases": _cases(front.workers + front.emergency_workers, "$du"),
         "tcp_lifetime_seconds": str(front.tcp_lifetime_seconds),
         **announce_values(front.announce),  # issue 16: router/kamailio/announce.py
