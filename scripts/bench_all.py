@@ -29,7 +29,8 @@ SECTIONS: dict[str, list[str]] = {
     # (docs/benchmarks-load.json beside it; redraw alone: scripts/bench_chart.py).
     "load": [PY, "scripts/bench_load.py", "--chart", "docs/benchmarks-load.svg"],
     # Issue 16: announcements played by the front (Kamailio + rtpengine), 100 new/s for 30 s.
-    "announce": [PY, "scripts/bench_announce.py", "--rate", "100", "--seconds", "30"],
+    "announce": [PY, "scripts/bench_announce.py", "--rate", "100", "--seconds", "30",
+                 "--mixed-rate", "500", "--mixed-seconds", "90"],
 }
 
 BEGIN = "<!-- section:{name} -->"

@@ -14,6 +14,10 @@ Two measurements, loopback only, bounded in count and time:
    RTP receivers here (4 processes sharing one port with SO_REUSEPORT, one RTP stream each a
    caller). A call counts as served when it got 183, every packet of the prompt (length x 50,
    2 of slack) and its 403 + Reason.
+3. **Mixed profile with prompts on** (`--mixed-rate`, optional): scripts/loadlib.py's mixed
+   profile (10% 911, 80% located, 10% unlocated callers, who now hear the whole prompt from the
+   front instead of E911_ANNOUNCE_OVERFLOW=reject's immediate 403), 4 workers, after a 10 s
+   warm-up, beside docs/benchmarks.md's figures with prompts off.
 """
 
 from __future__ import annotations
@@ -332,7 +336,8 @@ def _router_env(router: loadlib.Router) -> dict[str, str]:
 
 # -- markdown ----------------------------------------------------------------------------------
 
-def markdown(costs: list[FormatCost], runs: list[RunFigures], argv: list[str]) -> str:
+def markdown(costs: list[FormatCost], runs: list[RunFigures], argv: list[str],
+             mixed: str = "") -> str:
     command = " ".join(["python", "scripts/bench_announce.py", *argv])
     prompt = prompt_seconds(LANGUAGE)
     lines = ["### Concurrent announcements", "",
@@ -368,6 +373,9 @@ def markdown(costs: list[FormatCost], runs: list[RunFigures], argv: list[str]) -
                   f"{run.load_average}); peak RSS rtpengine "
                   f"{run.rss.get('rtpengine', 0.0):.0f} MB, Kamailio "
                   f"{run.rss.get('kamailio', 0.0):.0f} MB.", ""]
+    if mixed:
+        lines += ["**Mixed profile with prompts on** (E911_ANNOUNCE_PATH=front; the unlocated "
+                  "10% get 183, the whole prompt, then 403):", "", "```", mixed, "```", ""]
     return "\n".join(lines)
 
 
@@ -379,6 +387,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each run")
     parser.add_argument("--codec-calls", type=int, default=200,
                         help="calls per prompt-format cell (0: skip)")
+    parser.add_argument("--mixed-rate", type=float, default=0.0,
+                        help="also the mixed profile with prompts on at this rate (0: skip)")
+    parser.add_argument("--mixed-seconds", type=float, default=90.0)
     args = parser.parse_args(argv)
     rates = args.rate or [100.0]
     with tempfile.TemporaryDirectory(prefix="e911-announce-") as tmp:
@@ -389,7 +400,17 @@ def main(argv: list[str]) -> int:
             run_dir = workdir / f"run-{k}"
             run_dir.mkdir()
             runs.append(concurrent_run(run_dir, rate, args.seconds))
-    sys.stdout.write(markdown(costs, runs, argv))
+        mixed = ""
+        if args.mixed_rate > 0:
+            result = loadlib.run_once(
+                "router", "mixed", rate=args.mixed_rate, seconds=args.mixed_seconds,
+                hold_ms=1000, workers=4, workdir=workdir / "mixed",
+                extra_env={"E911_ANNOUNCE_PATH": "front",
+                           "E911_RTPENGINE_NG": f"127.0.0.1:{loadlib.free_port_block(2)}",
+                           "E911_RTPENGINE_PORTS": "20000-29999"},
+                warmup_seconds=10)
+            mixed = loadlib.summary(result)
+    sys.stdout.write(markdown(costs, runs, argv, mixed))
     return 0
 
 
