@@ -32,6 +32,7 @@ from lxml import etree
 from router.pidf import clean_text
 
 __all__ = [
+    "CONTACT_URI",
     "NS_PROVIDER",
     "NS_SERVICE",
     "NS_SUBSCRIBER",
@@ -48,7 +49,8 @@ NS_SUBSCRIBER: Final = "urn:ietf:params:xml:ns:EmergencyCallData:SubscriberInfo"
 NS_VCARD: Final = "urn:ietf:params:xml:ns:vcard-4.0"
 """xCard (RFC 6351), the format RFC 7852 uses for contact data."""
 
-_CONTACT_URI = re.compile(r"(?:sips?:[^\s<>\"]+|tel:\+?[0-9A-Fa-f*#().\-;=]+)")
+CONTACT_URI: Final = re.compile(r"(?:sips?:[^\s<>\"]+|tel:\+?[0-9A-Fa-f*#().\-;=]+)")
+"""What a ProviderInfo ContactURI may be here: a sip:, sips: or tel: URI (RFC 7852 s4.1)."""
 
 
 class Block(StrEnum):
@@ -58,6 +60,12 @@ class Block(StrEnum):
     PROVIDER_INFO = "ProviderInfo"
     SERVICE_INFO = "ServiceInfo"
     SUBSCRIBER_INFO = "SubscriberInfo"
+
+    @property
+    def short(self) -> str:
+        """A short name for Content-IDs ("pi", "svc", "sub")."""
+        return {Block.PROVIDER_INFO: "pi", Block.SERVICE_INFO: "svc",
+                Block.SUBSCRIBER_INFO: "sub"}[self]
 
     @property
     def purpose(self) -> str:
@@ -87,7 +95,6 @@ class ProviderIdentity:
     """ProviderIDSeries: who issued the ProviderID."""
     provider_type: str = "Telecom Provider"
     """TypeOfProvider (registry value)."""
-    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,25 +112,26 @@ def _element(parent: etree._Element, ns: str, name: str, text: str) -> etree._El
 
 
 def _serialize(root: etree._Element) -> bytes:
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    # No XML declaration (UTF-8 is XML's default, XML 1.0 s4.3.3): every byte counts, the
+    # wheel builds no message above 4,000 bytes (router/sip/size.py).
+    return bytes(etree.tostring(root, encoding="UTF-8"))
 
 
 def _provider_info(provider: ProviderIdentity, reference: str) -> bytes:
     ns = NS_PROVIDER
-    root = etree.Element(f"{{{ns}}}EmergencyCallData.ProviderInfo", nsmap={"pi": ns})
+    root = etree.Element(f"{{{ns}}}EmergencyCallData.ProviderInfo", nsmap={None: ns})
     _element(root, ns, "DataProviderReference", reference)
     _element(root, ns, "DataProviderString", clean_text(provider.name))
     _element(root, ns, "ProviderID", clean_text(provider.provider_id) or "unknown")
     _element(root, ns, "ProviderIDSeries", clean_text(provider.id_series))
     _element(root, ns, "TypeOfProvider", clean_text(provider.provider_type))
     _element(root, ns, "ContactURI", provider.contact_uri)
-    _element(root, ns, "Language", provider.language)
     return _serialize(root)
 
 
 def _service_info(reference: str) -> bytes:
     ns = NS_SERVICE
-    root = etree.Element(f"{{{ns}}}EmergencyCallData.ServiceInfo", nsmap={"svc": ns})
+    root = etree.Element(f"{{{ns}}}EmergencyCallData.ServiceInfo", nsmap={None: ns})
     _element(root, ns, "DataProviderReference", reference)
     # The callers are businesses' agents and phones (contact-center seats, PBX extensions).
     _element(root, ns, "ServiceEnvironment", "Business")
@@ -136,7 +144,7 @@ def _service_info(reference: str) -> bytes:
 def _subscriber_info(reference: str, display_name: str, callback: str) -> bytes:
     ns = NS_SUBSCRIBER
     root = etree.Element(f"{{{ns}}}EmergencyCallData.SubscriberInfo",
-                         nsmap={"sub": ns, "xc": NS_VCARD})
+                         nsmap={None: ns, "xc": NS_VCARD})
     # RFC 7852 s4.4: privacyRequested="false": nothing here is withheld from the PSAP.
     root.set("privacyRequested", "false")
     _element(root, ns, "DataProviderReference", reference)
@@ -146,9 +154,6 @@ def _subscriber_info(reference: str, display_name: str, callback: str) -> bytes:
     fn = etree.SubElement(vcard, f"{{{NS_VCARD}}}fn")
     _element(fn, NS_VCARD, "text", display_name or callback)
     tel = etree.SubElement(vcard, f"{{{NS_VCARD}}}tel")
-    kind = etree.SubElement(etree.SubElement(tel, f"{{{NS_VCARD}}}parameters"),
-                            f"{{{NS_VCARD}}}type")
-    _element(kind, NS_VCARD, "text", "voice")
     # RFC 6350 s6.4.1 / RFC 3966: the callback number as a tel: URI.
     _element(tel, NS_VCARD, "uri", f"tel:{callback}")
     return _serialize(root)
@@ -166,7 +171,7 @@ def additional_data_blocks(
     the same for every block one provider adds). Raises ValueError for a contact URI that is
     no sip:/sips:/tel: URI or a callback that is no E.164 number.
     """
-    if _CONTACT_URI.fullmatch(provider.contact_uri) is None:
+    if CONTACT_URI.fullmatch(provider.contact_uri) is None:
         raise ValueError("provider contact must be a sip:, sips: or tel: URI")
     if re.fullmatch(r"\+[1-9][0-9]{6,14}", callback) is None:
         raise ValueError("callback must be an E.164 number")

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from dotenv import dotenv_values
 
 from dialplan import DialPlanConfig, DialPlanConfigError, lint
+from router.additional_data import CONTACT_URI
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -72,6 +73,15 @@ class EmergencyPath(StrEnum):
     BRIDGE = "bridge"
     FRONT = "front"
     AUTO = "auto"
+
+
+class EmergencyRequestUri(StrEnum):
+    """What a 911 INVITE to a PSAP trunk names as its Request-URI (docs/pidf-lo.md, "NG911")."""
+
+    TRUNK = "trunk"
+    """sip:911@trunk: carrier E911 trunks (selective-router gateways, SIP E911 services)."""
+    SOS = "sos"
+    """urn:service:sos, the trunk as Route, RFC 7852 additional data: NENA i3 ESInets."""
 
 
 class Front(StrEnum):
@@ -429,6 +439,10 @@ _VARS: tuple[_Var, ...] = (
     _Var("E911_ANNOUNCE_MODE", "early", _parse_enum(AnnounceMode)),
     _Var("E911_ANNOUNCE_OVERFLOW", "shed", _parse_enum(AnnounceOverflow)),
     _Var("E911_EMERGENCY_PATH", "auto", _parse_enum(EmergencyPath)),
+    _Var("E911_EMERGENCY_REQUEST_URI", "trunk", _parse_enum(EmergencyRequestUri)),
+    _Var("E911_PROVIDER_NAME", "", _parse_str),
+    _Var("E911_PROVIDER_CONTACT", "", _parse_str),
+    _Var("E911_PROVIDER_ID", "", _parse_str),
     _Var("E911_ANNOUNCE_PATH", "worker", _parse_enum(AnnouncePath)),
     _Var("E911_ANNOUNCE_MAX", "1000", _parse_int_range(1, 100000)),
     _Var("E911_RTPENGINE_BINARY", "rtpengine", _parse_path),
@@ -555,6 +569,13 @@ class Settings:
     announce_overflow: AnnounceOverflow
     """What an unlocated caller gets when no slot is free to play the prompt."""
     emergency_path: EmergencyPath
+    emergency_request_uri: EmergencyRequestUri
+    provider_name: str
+    """RFC 7852 ProviderInfo DataProviderString (E911_EMERGENCY_REQUEST_URI=sos)."""
+    provider_contact: str
+    """RFC 7852 ProviderInfo ContactURI: sip:, sips: or tel: URI of the operator's NOC."""
+    provider_id: str
+    """RFC 7852 ProviderInfo ProviderID (e.g. the NENA company ID; "" = none issued)."""
     announce_path: AnnouncePath
     """front: Kamailio + rtpengine play "address not registered" (with E911_FRONT=kamailio)."""
     announce_max: int
@@ -665,6 +686,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
                             "E911_WEBHOOK_URL is set (deliveries are HMAC-signed)")
     settings = Settings(**kwargs)
     _check_dialplan(settings)
+    _check_ng911(settings)
     _check_front(settings)
     _check_kamailio_run_dir(settings)
     return settings
@@ -684,6 +706,25 @@ def _check_dialplan(settings: Settings) -> None:
         name = names.get(exc.field or "",
                          "E911_ACCESS_PREFIXES/E911_EXTRA_EMERGENCY_NUMBERS/E911_EXTENSION_DIGITS")
         raise SettingsError(f"{name}: {exc}") from None
+
+
+def _check_ng911(settings: Settings) -> None:
+    """The NG911 form needs the provider's identity (RFC 7852 ProviderInfo) and the front: a
+    located 911 in that form is larger than a worker can send (router/sip/size.py), so the
+    worker hands it to Kamailio (router/kamailio/ng911.py); without a front its 302 would
+    reach the PBX and the call would lose its location."""
+    if settings.emergency_request_uri is not EmergencyRequestUri.SOS:
+        return
+    if not settings.provider_name:
+        raise SettingsError("E911_PROVIDER_NAME: must be set when "
+                            "E911_EMERGENCY_REQUEST_URI=sos (RFC 7852 ProviderInfo)")
+    if CONTACT_URI.fullmatch(settings.provider_contact) is None:
+        raise SettingsError("E911_PROVIDER_CONTACT: must be a sip:, sips: or tel: URI when "
+                            "E911_EMERGENCY_REQUEST_URI=sos (RFC 7852 ProviderInfo ContactURI)")
+    # A worker behind Kamailio runs with E911_FRONT=none and E911_DEVICE_IP_REQUIRED (`run`).
+    if settings.front is Front.NONE and not settings.device_ip_required:
+        raise SettingsError("E911_EMERGENCY_REQUEST_URI=sos: needs E911_FRONT=kamailio (a "
+                            "located 911 in the NG911 form is too large for a worker to send)")
 
 
 def _check_kamailio_run_dir(settings: Settings) -> None:

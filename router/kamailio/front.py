@@ -10,10 +10,11 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from router.additional_data import ProviderIdentity
 from router.kamailio.announce import AnnounceFront, announce_front
 from router.kamailio.patterns import EmergencyPatterns, emergency_patterns
 from router.plan import EMERGENCY_USER, TEST_USER, with_user
-from router.settings import Front, HostPort, IPNetwork, Settings
+from router.settings import EmergencyRequestUri, Front, HostPort, IPNetwork, Settings
 
 RETRY_AFTER_SECONDS = 5
 """RFC 3261 s20.33 Retry-After on the front's own 503s (the workers use the same value)."""
@@ -23,11 +24,11 @@ WORKER_BEHIND_SECONDS = 5
 ORDINARY_ADMISSION): long enough for its queue to drain, short enough that a worker that
 caught up is not left idle for long."""
 
-DIALOG_TIMEOUT_SECONDS = 12 * 3600
 EMERGENCY_RETRIES = 5
 """How many more times the front offers a 911/933 to a worker, 100 ms apart, when every worker
 answered 486/503 (route NO_WORKER), before its own route without location."""
 
+DIALOG_TIMEOUT_SECONDS = 12 * 3600
 """How long the front keeps a dialog whose BYE it never saw: in-dialog requests after that get
 481. Longer than any call (an emergency call may stay up for hours)."""
 
@@ -78,6 +79,9 @@ class FrontConfig:
     announce: AnnounceFront = field(default_factory=AnnounceFront)
     """Issue 16: the announcer (router/kamailio/announce.py); off unless
     E911_ANNOUNCE_PATH=front."""
+    ng911: ProviderIdentity | None = None
+    """Issue 18: E911_EMERGENCY_REQUEST_URI=sos, the RFC 7852 provider (router/kamailio/ng911.py);
+    None: 911s go out as sip:911@trunk."""
 
     @property
     def cfg_path(self) -> Path:
@@ -145,4 +149,7 @@ def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
         run_dir=run_dir,
         debug_level=KAMAILIO_LOG_LEVELS.get(settings.log_level, 1),
         announce=announce_front(settings),
+        ng911=ProviderIdentity(settings.provider_name, settings.provider_contact,
+                               settings.provider_id)
+        if settings.emergency_request_uri is EmergencyRequestUri.SOS else None,
     )

@@ -21,6 +21,7 @@ from router.kamailio.front import (
     WORKER_BEHIND_SECONDS,
     FrontConfig,
 )
+from router.kamailio.ng911 import ng911_values
 from router.settings import IPNetwork
 
 TEMPLATE = Path(__file__).with_name("kamailio.cfg.tmpl")
@@ -119,11 +120,12 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "route_cache_half": str(max(1, front.route_cache_seconds // 2)),
         "dialog_timeout": str(DIALOG_TIMEOUT_SECONDS),
         "behind_seconds": str(WORKER_BEHIND_SECONDS),
-        "any_worker_count": str(len(front.workers) + len(front.emergency_workers)),
         "emergency_retries": str(EMERGENCY_RETRIES),
+        "any_worker_count": str(len(front.workers) + len(front.emergency_workers)),
         "any_worker_cases": _cases(front.workers + front.emergency_workers, "$du"),
         "tcp_lifetime_seconds": str(front.tcp_lifetime_seconds),
         **announce_values(front.announce),  # issue 16: router/kamailio/announce.py
+        **ng911_values(front.ng911, _cid_domain(front.listen.host)),  # issue 18
     }
 
 

@@ -342,7 +342,7 @@ class Bridge:
         self._attempts += 1
         attempt = attempts[index]
         request = self._svc.request_for(self._routed, index)
-        leg = self._svc.new_leg(self.ref, self._svc.loop_account())
+        leg = self._svc.new_leg(self.ref, self._svc.loop_account(request.route))
         leg.local_sdp = self._offer_for(leg, self._caller_offer())
         self._legs.append(leg)
         self._trunk = leg

@@ -17,7 +17,7 @@ shape everything here:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pjsua2 as pj
 
@@ -68,6 +68,11 @@ class EndpointSetup:
     tcp: bool = True
     log_level: int = 0
     user_agent: str = "e911-router"
+    routes: tuple[str, ...] = ()
+    """Loose routes (`<sip:trunk;lr>`) of the NG911 trunks: one more loop account each whose
+    route set it is. PJSUA sends an INVITE to a service URN (urn:service:sos) only from an
+    account with a route set: with none, or with a Route header in the call's own headers,
+    makeCall fails PJSIP_ENOROUTESET (measured, wheel 2.15.1)."""
 
 
 @dataclass(slots=True)
@@ -76,6 +81,8 @@ class Started:
     loop_account: RouterAccount
     media_account: RouterAccount
     udp_transport: int
+    route_accounts: dict[str, RouterAccount] = field(default_factory=dict)
+    """`EndpointSetup.routes` -> its loop account (never chosen for an incoming INVITE)."""
 
 
 def start_endpoint(
@@ -116,7 +123,10 @@ def start_endpoint(
     loop = _make_account(AccountKind.LOOP, setup, udp, on_incoming, loop_media=True)
     media = _make_account(AccountKind.MEDIA, setup, udp, on_incoming, loop_media=False)
     ep.account_ids = {AccountKind.LOOP: loop.getId(), AccountKind.MEDIA: media.getId()}
-    return Started(ep, loop, media, udp)
+    routed = {route: _make_account(AccountKind.LOOP, setup, udp, on_incoming, loop_media=True,
+                                   route=route, label=f"{AccountKind.LOOP}-route{n}")
+              for n, route in enumerate(setup.routes, start=1)}
+    return Started(ep, loop, media, udp, routed)
 
 
 def _make_account(
@@ -126,10 +136,15 @@ def _make_account(
     on_incoming: Callable[[RouterAccount, int, str], None],
     *,
     loop_media: bool,
+    route: str = "",
+    label: str = "",
 ) -> RouterAccount:
     acc_cfg = pj.AccountConfig()
     host = f"[{setup.host}]" if ":" in setup.host else setup.host
-    acc_cfg.idUri = f"sip:e911-router-{kind}@{host}:{setup.port}"
+    acc_cfg.idUri = f"sip:e911-router-{label or kind}@{host}:{setup.port}"
+    if route:
+        # RFC 3261 s8.1.2: the first hop of a request whose Request-URI is a service URN.
+        acc_cfg.sipConfig.proxies.append(route)
     acc_cfg.sipConfig.transportId = udp
     acc_cfg.mediaConfig.useLoopMedTp = loop_media
     # A signalling-only bridge passes SDP through; a codec lock would send an extra re-INVITE.

@@ -22,3 +22,6 @@ class OutgoingRequest:
     uri: str
     headers: tuple[tuple[str, str], ...] = ()
     parts: tuple[BodyPart, ...] = ()
+    route: str = ""
+    """`<sip:trunk;lr>` when `uri` is a service URN (urn:service:sos): the INVITE goes there
+    (RFC 3261 s8.1.2); the bridge sends it from the account whose route set this is."""

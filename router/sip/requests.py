@@ -11,11 +11,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from router.additional_data import ProviderIdentity
 from router.emergency_invite import (
+    SOS_SERVICE_URN,
     CallbackIdentity,
+    RequestUriMode,
     build_emergency_invite,
     nanp_e164,
     trunk_request_uri,
+    trunk_route,
 )
 from router.pidf import to_pidf
 from router.plan import Purpose
@@ -27,12 +31,19 @@ _LANG_TAGS = {"en": "en-US", "es": "es-US", "fr": "fr-CA"}
 
 
 def build_request(routed: Routed, attempt_index: int, *, host: str,
-                  now: datetime | None = None) -> OutgoingRequest:
-    """`host` is our SIP host: the P-Asserted-Identity and Content-ID domain."""
+                  now: datetime | None = None,
+                  request_uri_mode: RequestUriMode = RequestUriMode.TRUNK,
+                  provider: ProviderIdentity | None = None) -> OutgoingRequest:
+    """`host` is our SIP host: the P-Asserted-Identity and Content-ID domain.
+    `request_uri_mode` SOS (E911_EMERGENCY_REQUEST_URI=sos, with `provider`): a 911 to a PSAP
+    trunk (an NG911 ESInet) goes to urn:service:sos with RFC 7852 additional data; sorting
+    center, 933 and outbound attempts keep their carrier form."""
     plan = routed.plan
     attempt = plan.attempts[attempt_index]
     if attempt.purpose is Purpose.OUTBOUND:
         return OutgoingRequest(trunk_request_uri(attempt.trunk, attempt.user))
+    if attempt.purpose is not Purpose.PSAP:
+        request_uri_mode = RequestUriMode.TRUNK
     number = callback_number(routed)
     pidf: bytes | None = None
     if plan.location is not None and attempt.purpose is not Purpose.SORTING_CENTER:
@@ -46,6 +57,9 @@ def build_request(routed: Routed, attempt_index: int, *, host: str,
         )
     if not number:
         # No callback number anywhere: the trunk routes on what it has; never drop a 911.
+        if request_uri_mode is RequestUriMode.SOS and attempt.user == "911":
+            return OutgoingRequest(SOS_SERVICE_URN, (("Priority", "emergency"),),
+                                   route=trunk_route(attempt.trunk))
         return OutgoingRequest(trunk_request_uri(attempt.trunk, attempt.user),
                                (("Priority", "emergency"),))
     content = build_emergency_invite(
@@ -56,9 +70,11 @@ def build_request(routed: Routed, attempt_index: int, *, host: str,
         language=plan.language.value,
         dialled_user=attempt.user,
         pidf=pidf,
+        request_uri_mode=request_uri_mode,
+        provider=provider,
     )
     parts = tuple(BodyPart(p.media_type, _crlf(p.body), p.headers) for p in content.parts)
-    return OutgoingRequest(content.request_uri, content.headers, parts)
+    return OutgoingRequest(content.request_uri, content.headers, parts, route=content.route)
 
 
 def callback_number(routed: Routed) -> str:

@@ -35,9 +35,18 @@ import pjsua2 as pj
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from router.additional_data import ProviderIdentity
 from router.callref import mask_number, new_call_ref
+from router.emergency_invite import RequestUriMode, trunk_route
 from router.plan import Action, CallPlan
-from router.settings import AnnounceMode, AnnounceOverflow, AnnouncePath, EmergencyPath, Settings
+from router.settings import (
+    AnnounceMode,
+    AnnounceOverflow,
+    AnnouncePath,
+    EmergencyPath,
+    EmergencyRequestUri,
+    Settings,
+)
 from router.sip.admission import RETRY_AFTER_SECONDS, MediaBurstGuard, SlotPolicy
 from router.sip.announce import Announcement, Prompt, front_announce_headers, load_prompts
 from router.sip.bridge import Bridge
@@ -108,6 +117,13 @@ class WorkerConfig:
     announce_front: bool = False
     """E911_ANNOUNCE_PATH=front behind a front (E911_DEVICE_IP_REQUIRED, set by `run` for workers
     behind Kamailio): the 302 + X-E911-Announce instead of playing the prompt here (issue 16)."""
+    request_uri_mode: RequestUriMode = RequestUriMode.TRUNK
+    """E911_EMERGENCY_REQUEST_URI: SOS sends a 911 to the PSAP trunks as urn:service:sos."""
+    provider: ProviderIdentity | None = None
+    """The RFC 7852 ProviderInfo of E911_PROVIDER_* (SOS mode only)."""
+    routes: tuple[str, ...] = ()
+    """SOS mode: the PSAP trunks as loose routes; each gets an account with that route set
+    (router.sip.endpoint: PJSUA sends a urn: Request-URI only from such an account)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, *, port: int | None = None) -> WorkerConfig:
@@ -128,7 +144,19 @@ class WorkerConfig:
             # worker a PBX reaches directly must never answer the 302 meant for Kamailio.
             announce_front=settings.announce_path is AnnouncePath.FRONT
             and settings.announce_mode is AnnounceMode.EARLY and settings.device_ip_required,
+            **_ng911(settings),
         )
+
+
+def _ng911(settings: Settings) -> dict[str, Any]:
+    """WorkerConfig's NG911 fields from E911_EMERGENCY_REQUEST_URI and E911_PROVIDER_*."""
+    if settings.emergency_request_uri is not EmergencyRequestUri.SOS:
+        return {}
+    provider = ProviderIdentity(name=settings.provider_name,
+                                contact_uri=settings.provider_contact,
+                                provider_id=settings.provider_id)
+    return {"request_uri_mode": RequestUriMode.SOS, "provider": provider,
+            "routes": tuple(dict.fromkeys(trunk_route(t) for t in settings.trunk_psap))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +209,8 @@ class CallServices:
     def new_leg(self, owner: int, account: pj.Account) -> Leg:
         return self._worker.new_leg(owner, account)
 
-    def loop_account(self) -> pj.Account:
-        return self._worker.loop_account()
+    def loop_account(self, route: str = "") -> pj.Account:
+        return self._worker.loop_account(route)
 
     def drop_leg(self, leg: Leg) -> None:
         self._worker.drop_leg(leg)
@@ -281,7 +309,9 @@ class Worker:
         self._on_outcome = on_outcome
         self._on_route_decided = on_route_decided
         """Told every routing decision on this thread (Kari's Law notices); must not block."""
-        self._build = build or functools.partial(build_request, host=config.host)
+        self._build = build or functools.partial(
+            build_request, host=config.host, request_uri_mode=config.request_uri_mode,
+            provider=config.provider)
         self._clock = clock
         self._log: FilteringBoundLogger = structlog.get_logger("router.sip.worker").bind(
             port=config.port)
@@ -317,7 +347,7 @@ class Worker:
 
     def start(self) -> None:
         setup = EndpointSetup(self.config.host, self.config.port, tcp=self.config.tcp,
-                              log_level=self.config.log_level)
+                              log_level=self.config.log_level, routes=self.config.routes)
         self._started = start_endpoint(setup, self._select_account, self._incoming)
         self._log.info("e911.worker.ready", host=self.config.host,
                        prompts=sorted(self._prompts))
@@ -372,8 +402,13 @@ class Worker:
     def now(self) -> float:
         return self._clock()
 
-    def loop_account(self) -> pj.Account:
-        return self._require_started().loop_account
+    def loop_account(self, route: str = "") -> pj.Account:
+        """The loop account, or for an INVITE with a `route` (a service-URN Request-URI) the
+        loop account whose route set that is; an unknown route gets the plain loop account
+        (makeCall then fails at once and the bridge tries the next trunk)."""
+        started = self._require_started()
+        return started.route_accounts.get(route, started.loop_account) if route else \
+            started.loop_account
 
     def new_leg(self, owner: int, account: pj.Account) -> Leg:
         leg = Leg(account, self, next(self._refs), owner)

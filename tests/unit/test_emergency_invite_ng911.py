@@ -25,7 +25,8 @@ from tests.pidf_check import (
 from tests.unit.test_emergency_invite import ADDRESS, CALLER, PIDF, SDP
 
 TRUNK = "sip:psap-trunk.example.org:5080;transport=udp"
-PROVIDER = ProviderIdentity(name="Example Voice Inc", contact_uri="sip:+12025550100@noc.example.net",
+PROVIDER = ProviderIdentity(name="Example Voice Inc",
+                            contact_uri="sip:+12025550100@noc.example.net",
                             provider_id="EXV1")
 
 
@@ -63,9 +64,9 @@ def test_sos_mode_sends_service_urn_route_and_three_blocks() -> None:
     assert captured.message.values("Route") == [
         "<sip:psap-trunk.example.org:5080;transport=udp;lr>"]
     assert captured.message.values("Call-Info") == [
-        "<cid:providerinfo-7c1e@voip.example.net>;purpose=EmergencyCallData.ProviderInfo",
-        "<cid:serviceinfo-7c1e@voip.example.net>;purpose=EmergencyCallData.ServiceInfo",
-        "<cid:subscriberinfo-7c1e@voip.example.net>;purpose=EmergencyCallData.SubscriberInfo",
+        "<cid:pi-7c1e@voip.example.net>;purpose=EmergencyCallData.ProviderInfo",
+        "<cid:svc-7c1e@voip.example.net>;purpose=EmergencyCallData.ServiceInfo",
+        "<cid:sub-7c1e@voip.example.net>;purpose=EmergencyCallData.SubscriberInfo",
     ]
     media = [p.media_type for p in captured.body.parts]
     assert media == ["application/pidf+xml", "application/emergencycalldata.providerinfo+xml",
@@ -81,9 +82,8 @@ def test_subscriber_block_names_the_caller_as_the_pai_does() -> None:
     assert "<xc:uri>tel:+12025550123</xc:uri>" in subscriber
     assert 'privacyRequested="false"' in subscriber
     provider = next(p.body.decode() for p in parts if "providerinfo" in p.media_type)
-    assert re.search(r"<pi:DataProviderString>Example Voice Inc</pi:DataProviderString>",
-                     provider)
-    assert "<pi:ContactURI>sip:+12025550100@noc.example.net</pi:ContactURI>" in provider
+    assert re.search(r"<DataProviderString>Example Voice Inc</DataProviderString>", provider)
+    assert "<ContactURI>sip:+12025550100@noc.example.net</ContactURI>" in provider
 
 
 def test_sos_mode_without_location_still_sends_the_blocks() -> None:
@@ -116,11 +116,11 @@ def test_trunk_route_is_a_loose_route_to_the_trunk() -> None:
 
 
 @pytest.mark.parametrize(("purpose", "mutate", "problem"), [
-    ("EmergencyCallData.ProviderInfo", ("<pi:ContactURI>", "<pi:ContactURl>"), "no ContactURI"),
+    ("EmergencyCallData.ProviderInfo", ("<ContactURI>", "<ContactURl>"), "no ContactURI"),
     ("EmergencyCallData.SubscriberInfo", ('privacyRequested="false"', 'privacyRequested="no"'),
      "privacyRequested"),
     ("EmergencyCallData.SubscriberInfo", ("tel:+12025550123", "tel:2025550123"), "tel: URI"),
-    ("EmergencyCallData.ServiceInfo", ("<svc:ServiceType>VOIP</svc:ServiceType>", ""),
+    ("EmergencyCallData.ServiceInfo", ("<ServiceType>VOIP</ServiceType>", ""),
      "no ServiceType"),
 ])
 def test_checker_finds_broken_blocks(purpose: str, mutate: tuple[str, str], problem: str) -> None:
@@ -136,7 +136,7 @@ def test_checker_finds_broken_blocks(purpose: str, mutate: tuple[str, str], prob
 
 def test_checker_refuses_a_call_info_naming_no_part() -> None:
     """A Call-Info cid: URL must name a body part (RFC 7852 s4.1)."""
-    raw = _sos().replace("<cid:serviceinfo-7c1e@", "<cid:serviceinfo-0000@", 1)
+    raw = _sos().replace("<cid:svc-7c1e@", "<cid:svc-0000@", 1)
     with pytest.raises(AssertionError, match="names no body part"):
         assert_emergency_invite(raw, InviteExpectation(
             request_user=None, request_uri=SOS_SERVICE_URN, additional_data=True))

@@ -1,0 +1,72 @@
+"""NG911 by setting on the front path (issue 18 deliverable 4): SIPp caller -> Kamailio ->
+worker (302) -> Kamailio builds the INVITE -> SIPp trunks; each INVITE checked as the trunk
+received it, per trunk kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router.emergency_invite import SOS_SERVICE_URN
+from tests.front.conftest import OFFICE, USER_CALLBACK, requires_kamailio
+from tests.front.harness import running_router
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.scenarios.harness import run_uac, uas_trunks
+
+pytestmark = [pytest.mark.scenario, requires_kamailio]
+
+FRONT = {"E911_EMERGENCY_PATH": "front", "E911_KAMAILIO_CHILDREN": "1"}
+NG911 = {"E911_EMERGENCY_REQUEST_URI": "sos", "E911_PROVIDER_NAME": "Example Voice Inc",
+         "E911_PROVIDER_CONTACT": "sip:+12025550100@noc.example.net"}
+
+
+def _route(trunk_uri: str) -> str:
+    return f"<{trunk_uri};lr>"
+
+
+def test_carrier_trunk_gets_todays_invite_from_the_front(
+    front_store_url: str, tmp_path: Path
+) -> None:
+    """Default (carrier E911 trunk): sip:911@trunk, no Route, no Call-Info, no RFC 7852 part."""
+    with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer") as (psap, sorting), \
+            running_router({**FRONT, "E911_DATABASE_URL": front_store_url,
+                            "E911_TRUNK_PSAP": psap.uri,
+                            "E911_TRUNK_SORTING_CENTER": sorting.uri}, tmp_path) as router:
+        result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service="911")
+        assert result.ok, result.errors
+        (invite,) = psap.wait_invites(1)
+        captured = assert_emergency_invite(invite, InviteExpectation(
+            request_uri=f"sip:911@{psap.uri.removeprefix('sip:')}",
+            callback_number=USER_CALLBACK, civic=OFFICE, language="en", additional_data=False))
+        assert captured.message.values("Route") == []
+        assert captured.message.values("Call-Info") == []
+
+
+def test_esinet_trunks_get_sos_urn_route_and_additional_data_from_the_front(
+    front_store_url: str, tmp_path: Path
+) -> None:
+    """E911_EMERGENCY_REQUEST_URI=sos (i3 ESInet trunks): Kamailio sends urn:service:sos to the
+    trunk (next hop and Route), Call-Info naming ProviderInfo, ServiceInfo and SubscriberInfo
+    parts with the caller's name and callback, the PIDF-LO still valid; the first ESInet trunk
+    answers 503 and the second gets the same form; the sorting center is not called."""
+    with uas_trunks(tmp_path, "uas-trunk-503", "uas-psap-answer", "uas-psap-answer") as (
+            down, up, sorting), \
+            running_router({**FRONT, **NG911, "E911_DATABASE_URL": front_store_url,
+                            "E911_TRUNK_PSAP": f"{down.uri},{up.uri}",
+                            "E911_TRUNK_SORTING_CENTER": sorting.uri}, tmp_path) as router:
+        result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service="911")
+        assert result.ok, result.errors
+        for trunk in (down, up):
+            (invite,) = trunk.wait_invites(1)
+            captured = assert_emergency_invite(invite, InviteExpectation(
+                request_user=None, request_uri=SOS_SERVICE_URN, callback_number=USER_CALLBACK,
+                display_name="Ada Lovelace", civic=OFFICE, language="en", additional_data=True))
+            assert captured.message.values("Route") == [_route(trunk.uri)]
+            assert "X-E911-" not in invite
+            subscriber = next(p.body.decode() for p in captured.body.parts
+                              if "subscriberinfo" in p.media_type)
+            assert "<xc:text>Ada Lovelace</xc:text>" in subscriber
+            assert f"<xc:uri>tel:{USER_CALLBACK}</xc:uri>" in subscriber
+        assert sorting.invites() == []
+        router.wait_line("e911.front.redirect_followed")
