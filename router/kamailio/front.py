@@ -82,6 +82,11 @@ class FrontConfig:
     ng911: ProviderIdentity | None = None
     """Issue 18: E911_EMERGENCY_REQUEST_URI=sos, the RFC 7852 provider (router/kamailio/ng911.py);
     None: 911s go out as sip:911@trunk."""
+    registration_url: str = ""
+    """This host's `POST /v1/registrations` (issue 17): where the front hands a PBX's
+    registrations; empty when there is no administrator token to call it with."""
+    registration_token: str = ""
+    """The bearer token for it (the first of E911_ADMIN_TOKENS); never written in kamailio.cfg."""
 
     @property
     def cfg_path(self) -> Path:
@@ -152,4 +157,15 @@ def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
         ng911=ProviderIdentity(settings.provider_name, settings.provider_contact,
                                settings.provider_id)
         if settings.emergency_request_uri is EmergencyRequestUri.SOS else None,
+        registration_url=registration_url(settings) if settings.admin_tokens else "",
+        registration_token=settings.admin_tokens[0] if settings.admin_tokens else "",
     )
+
+
+def registration_url(settings: Settings) -> str:
+    """The API's registrations endpoint as this host's front reaches it: a wildcard listen
+    address is reached on loopback."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(  # noqa: S104 (read)
+        settings.api_listen.host, settings.api_listen.host)
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{settings.api_listen.port}/v1/registrations"

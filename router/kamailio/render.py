@@ -8,6 +8,7 @@ rendering rather than a config Kamailio would half understand.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -41,6 +42,13 @@ class RenderError(ValueError):
 class Rendered:
     cfg: str
     dispatcher_list: str
+    registration_secret: str = ""
+    """`registrations-secret.cfg`: the API token kamailio.cfg imports (issue 17), kept out of
+    kamailio.cfg because `kamailio-config --stdout` prints that."""
+
+
+REGISTRATION_SECRET_FILE = "registrations-secret.cfg"  # noqa: S105 (a file name)
+_TOKEN_SAFE = re.compile(r"[A-Za-z0-9._~+/=-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +68,19 @@ def render(front: FrontConfig, template: str | None = None) -> Rendered:
         raise RenderError(f"template holes without values: {sorted(missing)}; values without "
                           f"holes: {sorted(unused)}")
     cfg = _HOLE.sub(lambda m: values[m.group(1)], text)
-    return Rendered(cfg, _dispatcher_list(front))
+    return Rendered(cfg, _dispatcher_list(front), _registration_secret(front))
 
 
 def write(front: FrontConfig, rendered: Rendered) -> None:
     front.run_dir.mkdir(parents=True, exist_ok=True)
     front.cfg_path.write_text(rendered.cfg)
     front.dispatcher_path.write_text(rendered.dispatcher_list)
+    # Owner only, from its creation on: the file holds an administrator token.
+    secret = front.run_dir / REGISTRATION_SECRET_FILE
+    fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)
+        out.write(rendered.registration_secret)
 
 
 def check(binary: str, cfg_path: Path, timeout_seconds: float = 30.0) -> CheckResult:
@@ -126,7 +140,23 @@ def _values(front: FrontConfig) -> dict[str, str]:
         "tcp_lifetime_seconds": str(front.tcp_lifetime_seconds),
         **announce_values(front.announce),  # issue 16: router/kamailio/announce.py
         **ng911_values(front.ng911, _cid_domain(front.listen.host)),  # issue 18
+        "registrations_define": ("#!define E911_REGISTRATIONS" if front.registration_url else
+                                 "# No E911_ADMIN_TOKENS: no token to call the API with, so the"
+                                 " front takes no registrations."),
+        "registration_secret_file": _cfg_string(str(front.run_dir / REGISTRATION_SECRET_FILE)),
+        "registration_url": _cfg_string(front.registration_url or "http://127.0.0.1:9/"),
     }
+
+
+def _registration_secret(front: FrontConfig) -> str:
+    """`#!subst` replaces REGISTRATION_BEARER in the strings of kamailio.cfg after the import
+    (Kamailio's preprocessor; `|` never occurs in a token)."""
+    token = front.registration_token
+    if not token:
+        return "# no administrator token: the front takes no registrations\n"
+    if not _TOKEN_SAFE.fullmatch(token):
+        raise RenderError("an E911_ADMIN_TOKENS token cannot be written for the front")
+    return f'#!subst "|REGISTRATION_BEARER|{token}|"\n'
 
 
 def _cid_domain(host: str) -> str:
