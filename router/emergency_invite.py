@@ -297,7 +297,7 @@ def _additional_parts(
     parts = []
     for block in additional_data_blocks(provider, reference_domain=domain, token=token,
                                         display_name=name, callback=number):
-        cid = f"{block.block.value.lower()}-{token}@{domain}"
+        cid = f"{block.block.short}-{token}@{domain}"
         part_headers = [("Content-ID", f"<{cid}>")]
         if disposition:
             part_headers.append(("Content-Disposition", "by-reference;handling=optional"))
