@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.conftest import OFFICE, USER_CALLBACK, WorkerFactory
+from router.emergency_invite import SOS_SERVICE_URN
+from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
+from router.location.store import open_store
+from tests.pidf_check import InviteExpectation, assert_emergency_invite, parse_sip_message
+from tests.scenarios.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, WorkerFactory
 from tests.scenarios.harness import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario]
@@ -63,3 +66,35 @@ def test_933_keeps_the_carrier_form_with_sos(
             request_user="933", callback_number=USER_CALLBACK, civic=OFFICE,
             additional_data=False))
         assert psap.invites() == []
+
+
+def test_sos_without_callback_is_bridged_to_the_service_urn_through_the_trunk(
+    worker_factory: WorkerFactory, store_url: str, tmp_path: Path
+) -> None:
+    """A located 911 with no NANP callback number anywhere (here only UK numbers, which the
+    PAI cannot carry) fits the worker: it bridges it itself as
+    urn:service:sos from the account whose route set is the ESInet trunk (PJSUA refuses a urn:
+    Request-URI from any other account: PJSIP_ENOROUTESET); no blocks (nobody to describe)."""
+    store = open_store(store_url)
+    try:
+        store.update_account(DEFAULT_ACCOUNT_ID,
+                             callback=Callback("Acme Dispatch", "+442071234567", "en"))
+        store.upsert_user(DEFAULT_ACCOUNT_ID, LOCATED_USER, display_name="Ada Lovelace",
+                          callback_number="+442071234568", language="en",
+                          callback_preference=CallbackPreference.OWN)
+    finally:
+        store.close()
+    with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer") as (psap, sorting):
+        worker = worker_factory(E911_TRUNK_PSAP=psap.uri, E911_TRUNK_SORTING_CENTER=sorting.uri,
+                                **NG911)
+        result = run_uac("uac-911-expect-200", worker.port, tmp_path, service="911")
+        assert result.ok, result.errors
+        (invite,) = psap.wait_invites(1)
+        message = parse_sip_message(invite)
+        assert message.start_line == f"INVITE {SOS_SERVICE_URN} SIP/2.0"
+        assert message.values("Route") == [f"<{psap.uri};lr>"]
+        assert message.values("Priority") == ["emergency"]
+        assert message.values("Call-Info") == []
+        assert sorting.invites() == []
+        ended = worker.wait_event("e911.call.ended")
+        assert (ended["result"], ended["trunk"]) == ("bridged", "psap")
