@@ -49,8 +49,9 @@ NS_SUBSCRIBER: Final = "urn:ietf:params:xml:ns:EmergencyCallData:SubscriberInfo"
 NS_VCARD: Final = "urn:ietf:params:xml:ns:vcard-4.0"
 """xCard (RFC 6351), the format RFC 7852 uses for contact data."""
 
-CONTACT_URI: Final = re.compile(r"(?:sips?:[^\s<>\"]+|tel:\+?[0-9A-Fa-f*#().\-;=]+)")
-"""What a ProviderInfo ContactURI may be here: a sip:, sips: or tel: URI (RFC 7852 s4.1)."""
+CONTACT_URI: Final = re.compile(r"(?:sips?:[^\s<>\"\\$]+|tel:\+?[0-9A-Fa-f*#().\-;=]+)")
+"""What a ProviderInfo ContactURI may be here: a sip:, sips: or tel: URI (RFC 7852 s4.1),
+without `\\` or `$` (Kamailio would read `$` in the rendered block as a variable)."""
 
 
 class Block(StrEnum):

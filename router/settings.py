@@ -718,6 +718,11 @@ def _check_ng911(settings: Settings) -> None:
     if not settings.provider_name:
         raise SettingsError("E911_PROVIDER_NAME: must be set when "
                             "E911_EMERGENCY_REQUEST_URI=sos (RFC 7852 ProviderInfo)")
+    for name, value in (("E911_PROVIDER_NAME", settings.provider_name),
+                        ("E911_PROVIDER_ID", settings.provider_id)):
+        if "$" in value or "\\" in value:
+            # Rendered into kamailio.cfg (router/kamailio/ng911.py): `$` would be a variable.
+            raise SettingsError(f"{name}: must not contain $ or \\")
     if CONTACT_URI.fullmatch(settings.provider_contact) is None:
         raise SettingsError("E911_PROVIDER_CONTACT: must be a sip:, sips: or tel: URI when "
                             "E911_EMERGENCY_REQUEST_URI=sos (RFC 7852 ProviderInfo ContactURI)")

@@ -27,7 +27,9 @@ def test_default_is_the_carrier_form() -> None:
 
 @pytest.mark.parametrize(("env", "named"), [
     ({**SOS, "E911_PROVIDER_NAME": ""}, "E911_PROVIDER_NAME"),
+    ({**SOS, "E911_PROVIDER_NAME": "Acme $var(x)"}, "E911_PROVIDER_NAME"),
     ({**SOS, "E911_PROVIDER_CONTACT": "mailto:noc@example.net"}, "E911_PROVIDER_CONTACT"),
+    ({**SOS, "E911_PROVIDER_CONTACT": "sip:$var(x)@noc.example.net"}, "E911_PROVIDER_CONTACT"),
     ({**SOS, "E911_FRONT": "none"}, "E911_FRONT=kamailio"),
 ])
 def test_sos_without_what_it_needs_is_refused(env: dict[str, str], named: str) -> None:
