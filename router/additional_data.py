@@ -6,7 +6,8 @@ Three blocks, each an XML document sent by value as its own body part and named 
     ProviderInfo    who we are: the data provider's name, ID, type and a contact URI
     ServiceInfo     the service the caller used: VoIP, business, mobility unknown
     SubscriberInfo  the caller as the PSAP got it: display name and callback number (xCard,
-                    RFC 6351), the same identity as the P-Asserted-Identity
+                    RFC 6351), the same identity as the P-Asserted-Identity; only when a
+                    callback number is known (the INVITE then has no PAI either)
 
 DeviceInfo is not sent: all the router knows of the device is a network binding, and a block
 that says nothing true about the device would only mislead a call taker (RFC 7852 s4.2 lists
@@ -162,24 +163,30 @@ def _subscriber_info(reference: str, display_name: str, callback: str) -> bytes:
 
 def additional_data_blocks(
     provider: ProviderIdentity, *, reference_domain: str, token: str,
-    display_name: str, callback: str,
+    display_name: str, callback: str | None,
 ) -> tuple[AdditionalDataBlock, ...]:
     """The ProviderInfo, ServiceInfo and SubscriberInfo blocks of one call.
 
     `callback` is the E.164 callback number (+1NPANXXXXXX), `display_name` the name the
-    P-Asserted-Identity carries (already reduced by `sipsafe.display_name`). Every block names
+    P-Asserted-Identity carries (already reduced by `sipsafe.display_name`). With no callback
+    number (None) SubscriberInfo is left out: its xCard would have no tel to give, and a
+    name alone (an account's, not necessarily the caller's) would tell the call taker
+    nothing they can act on; ProviderInfo and ServiceInfo say only true things about us and
+    the service, which do not depend on the number (RFC 7852 s4.1, s4.2). Every block names
     the same DataProviderReference, `<token>@<reference_domain>` (RFC 7852 s4.1.1: unique,
     the same for every block one provider adds). Raises ValueError for a contact URI that is
     no sip:/sips:/tel: URI or a callback that is no E.164 number.
     """
     if CONTACT_URI.fullmatch(provider.contact_uri) is None:
         raise ValueError("provider contact must be a sip:, sips: or tel: URI")
-    if re.fullmatch(r"\+[1-9][0-9]{6,14}", callback) is None:
+    if callback is not None and re.fullmatch(r"\+[1-9][0-9]{6,14}", callback) is None:
         raise ValueError("callback must be an E.164 number")
     reference = f"{token}@{reference_domain}"
-    return (
+    blocks = (
         AdditionalDataBlock(Block.PROVIDER_INFO, _provider_info(provider, reference)),
         AdditionalDataBlock(Block.SERVICE_INFO, _service_info(reference)),
-        AdditionalDataBlock(Block.SUBSCRIBER_INFO,
-                            _subscriber_info(reference, display_name, callback)),
     )
+    if callback is None:
+        return blocks
+    return (*blocks, AdditionalDataBlock(Block.SUBSCRIBER_INFO,
+                                         _subscriber_info(reference, display_name, callback)))

@@ -7,6 +7,7 @@ part, the caller's language and an optional PIDF-LO into a frozen `EmergencyInvi
                   urn:service:sos for a 911 with RequestUriMode.SOS (NENA i3 ESInet trunks,
                   RFC 5031 s4.2); the trunk then goes in `route` (RFC 3261 s8.1.2)
     headers       P-Asserted-Identity  "Name" <sip:+1NPANXXXXXX@host;user=phone>  RFC 3325 s9.1
+                                        only with a callback number (callback=None: none)
                   Priority: emergency                                              RFC 3261 s20.26
                   Geolocation: <cid:loc-...@host>       only with a PIDF-LO       RFC 6442 s4.1
                   Geolocation-Routing: yes              only with a PIDF-LO       RFC 6442 s4.2
@@ -14,7 +15,8 @@ part, the caller's language and an optional PIDF-LO into a frozen `EmergencyInvi
                   Content-Disposition: by-reference;handling=optional (RFC 5621 s9.1)
     hlang         a=hlang-send / a=hlang-recv for the SDP's audio section (RFC 8373)
     with SOS      Call-Info: <cid:...>;purpose=EmergencyCallData.ProviderInfo|ServiceInfo|
-                  SubscriberInfo and one body part per block (RFC 7852 s4.1, s6.1)
+                  SubscriberInfo and one body part per block (RFC 7852 s4.1, s6.1);
+                  no SubscriberInfo without a callback number
 
 The SIP layer converts the part into a pjsua2 `SipMultipartPart` (headers, contentType
 type/subtype, body) in `SipTxOption.multipartParts`, sets `multipartContentType` to
@@ -204,7 +206,7 @@ def _cid_domain(host: str) -> str:
 
 def build_emergency_invite(
     *,
-    callback: CallbackIdentity,
+    callback: CallbackIdentity | None,
     trunk_uri: str,
     language: str,
     dialled_user: str = "911",
@@ -213,8 +215,14 @@ def build_emergency_invite(
     by_reference_disposition: bool = True,
     request_uri_mode: RequestUriMode = RequestUriMode.TRUNK,
     provider: ProviderIdentity | None = None,
+    host: str = "",
 ) -> EmergencyInviteContent:
     """Build the emergency INVITE content.
+
+    callback: who the PSAP calls back, or None when no callback number is known: then no
+        P-Asserted-Identity (there is nothing true to assert), and everything else as usual,
+        the location first of all (a located 911 always carries its PIDF-LO).
+    host: our SIP host, used when `callback` is None (else `callback.host` is).
 
     dialled_user: "911", or "933" for a test call (the dialled class decides).
     pidf: the PIDF-LO from `router.pidf.to_pidf`, or None when there is no location.
@@ -226,19 +234,26 @@ def build_emergency_invite(
         adds the RFC 7852 blocks (needs `provider`). A 933 keeps `sip:933@trunk`: 933 is the
         carrier's address readback, not a call for a PSAP, and urn:service:sos would put it
         in a call taker's queue as a real emergency.
-    Raises `ValueError` for a callback number that is not NANP, a bad host, trunk or user.
+    Raises `ValueError` for a callback number that is not NANP, a bad or missing host, a bad
+    trunk or user.
     """
-    number = nanp_e164(callback.number)
-    host = sipsafe.host(callback.host)
-    name = sipsafe.display_name(callback.display_name)
-    uri = f"<sip:{sipsafe.sip_uri_user(number)}@{host};user=phone>"
-    # RFC 3325 s9.1: PAssertedID-value = name-addr / addr-spec; name-addr's display-name is
-    # a quoted-string. An empty name is left out rather than sent as "".
-    identity = f"{sipsafe.quoted_string(name)} {uri}" if name else uri
-    headers: list[tuple[str, str]] = [
-        ("P-Asserted-Identity", identity),
-        ("Priority", "emergency"),  # RFC 3261 s20.26
-    ]
+    headers: list[tuple[str, str]] = []
+    number: str | None = None
+    name = ""
+    if callback is None:
+        if not host:
+            raise ValueError("host is needed when there is no callback identity")
+        host = sipsafe.host(host)
+    else:
+        number = nanp_e164(callback.number)
+        host = sipsafe.host(callback.host)
+        name = sipsafe.display_name(callback.display_name)
+        uri = f"<sip:{sipsafe.sip_uri_user(number)}@{host};user=phone>"
+        # RFC 3325 s9.1: PAssertedID-value = name-addr / addr-spec; name-addr's display-name
+        # is a quoted-string. An empty name is left out rather than sent as "".
+        identity = f"{sipsafe.quoted_string(name)} {uri}" if name else uri
+        headers.append(("P-Asserted-Identity", identity))
+    headers.append(("Priority", "emergency"))  # RFC 3261 s20.26
     part: BodyPart | None = None
     if pidf is not None:
         token = uuid.uuid4().hex[:16] if location_token is None else location_token
@@ -287,7 +302,7 @@ def build_emergency_invite(
 
 
 def _additional_parts(
-    provider: ProviderIdentity, *, host: str, name: str, number: str, token: str,
+    provider: ProviderIdentity, *, host: str, name: str, number: str | None, token: str,
     disposition: bool,
 ) -> list[tuple[BodyPart, tuple[str, str]]]:
     """Each RFC 7852 block as a body part, with its (Content-ID, Call-Info purpose)."""

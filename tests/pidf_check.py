@@ -354,6 +354,9 @@ class InviteExpectation:
     additional_data: bool | None = None
     """True: the RFC 7852 ProviderInfo, ServiceInfo and SubscriberInfo blocks by value, each
     named by a Call-Info cid: URL; False: no Call-Info and no such part; None: not checked."""
+    asserted_identity: bool = True
+    """False: no callback number is known, so no P-Asserted-Identity is allowed and the
+    additional data (when checked) has no SubscriberInfo block, which names that number."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +379,9 @@ def _sdp_has_hlang(sdp: str, tag: str) -> bool:
 def _identity_problems(message: SipMessage, expect: InviteExpectation) -> list[str]:
     problems: list[str] = []
     identities = message.values("P-Asserted-Identity")
+    if not expect.asserted_identity:
+        return [f"{len(identities)} P-Asserted-Identity headers (want none: no callback)"
+                ] if identities else []
     if len(identities) != 1:
         return [f"{len(identities)} P-Asserted-Identity headers (want 1, RFC 3325 s9.1)"]
     pai = _PAI.fullmatch(identities[0])
@@ -556,7 +562,11 @@ def _additional_data_problems(
         else:
             named[purpose] = cid
             problems.extend(validate_additional_data(named_part.body, purpose))
-    problems.extend(f"no {p} block named from Call-Info" for p in _ADR_REQUIRED if p not in named)
+    subscriber = "EmergencyCallData.SubscriberInfo"
+    wanted = [p for p in _ADR_REQUIRED if expect.asserted_identity or p != subscriber]
+    problems.extend(f"no {p} block named from Call-Info" for p in wanted if p not in named)
+    if not expect.asserted_identity and subscriber in named:
+        problems.append("a SubscriberInfo block sent with no callback number to name")
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     references = set()
     for part in adr_parts:

@@ -1,9 +1,10 @@
 """The outgoing INVITE for one route attempt, as data (`OutgoingRequest`). Pure.
 
 Emergency and test attempts carry what `router.emergency_invite` builds (RFC 6881 s9):
-`P-Asserted-Identity` with the callback number, `Priority: emergency`, and with a location
-`Geolocation: <cid:...>`, `Geolocation-Routing: yes` and the PIDF-LO part. The SDP offer
-(the caller's, with RFC 8373 hlang lines) is added by the bridge leg.
+`P-Asserted-Identity` with the callback number (none when no number is known), `Priority:
+emergency`, and with a location `Geolocation: <cid:...>`, `Geolocation-Routing: yes` and the
+PIDF-LO part: a located 911 carries its location whether or not a callback number exists.
+The SDP offer (the caller's, with RFC 8373 hlang lines) is added by the bridge leg.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from datetime import UTC, datetime
 
 from router.additional_data import ProviderIdentity
 from router.emergency_invite import (
-    SOS_SERVICE_URN,
     CallbackIdentity,
     RequestUriMode,
     build_emergency_invite,
     nanp_e164,
     trunk_request_uri,
-    trunk_route,
 )
 from router.pidf import to_pidf
 from router.plan import Purpose
@@ -47,6 +46,9 @@ def build_request(routed: Routed, attempt_index: int, *, host: str,
     number = callback_number(routed)
     pidf: bytes | None = None
     if plan.location is not None and attempt.purpose is not Purpose.SORTING_CENTER:
+        # RFC 3863 s4.1.2 / RFC 4479 s3.1: entity names the presentity (the Target). With no
+        # number there is no URI of the caller to give; "unknown" at our host says exactly
+        # that, and dm:deviceID still tells the device apart (RFC 4479 s3.4.1).
         entity_user = number or "unknown"
         pidf = to_pidf(
             plan.location.civic,
@@ -55,17 +57,14 @@ def build_request(routed: Routed, attempt_index: int, *, host: str,
             timestamp=now or datetime.now(UTC),
             lang=_LANG_TAGS.get(plan.language.value, "en-US"),
         )
-    if not number:
-        # No callback number anywhere: the trunk routes on what it has; never drop a 911.
-        if request_uri_mode is RequestUriMode.SOS and attempt.user == "911":
-            return OutgoingRequest(SOS_SERVICE_URN, (("Priority", "emergency"),),
-                                   route=trunk_route(attempt.trunk))
-        return OutgoingRequest(trunk_request_uri(attempt.trunk, attempt.user),
-                               (("Priority", "emergency"),))
+    # No callback number anywhere: no P-Asserted-Identity, but the location and everything
+    # else still go; the trunk routes on what it has, and a 911 is never dropped.
+    callback = CallbackIdentity(
+        display_name=plan.callback.display_name if plan.callback else "",
+        number=number, host=host) if number else None
     content = build_emergency_invite(
-        callback=CallbackIdentity(
-            display_name=plan.callback.display_name if plan.callback else "",
-            number=number, host=host),
+        callback=callback,
+        host=host,
         trunk_uri=attempt.trunk,
         language=plan.language.value,
         dialled_user=attempt.user,

@@ -140,3 +140,46 @@ def test_checker_refuses_a_call_info_naming_no_part() -> None:
     with pytest.raises(AssertionError, match="names no body part"):
         assert_emergency_invite(raw, InviteExpectation(
             request_user=None, request_uri=SOS_SERVICE_URN, additional_data=True))
+
+
+def test_no_callback_carrier_form_keeps_the_location_without_pai() -> None:
+    """callback=None (no number known): Priority, Geolocation and the PIDF-LO as usual, no
+    P-Asserted-Identity; the Content-ID uses the host given."""
+    content = build_emergency_invite(callback=None, host="voip.example.net", trunk_uri=TRUNK,
+                                     language="en", pidf=PIDF, location_token="7c1e")
+    assert content.headers == (
+        ("Priority", "emergency"),
+        ("Geolocation", "<cid:loc-7c1e@voip.example.net>"),
+        ("Geolocation-Routing", "yes"),
+    )
+    assert_emergency_invite(build_raw_invite(content, SDP), InviteExpectation(
+        asserted_identity=False, civic=ADDRESS, additional_data=False))
+
+
+def test_no_callback_sos_form_sends_only_the_blocks_true_without_a_number() -> None:
+    """SOS with callback=None: urn:service:sos + Route, the PIDF-LO, ProviderInfo and
+    ServiceInfo; no SubscriberInfo (it would name a number nobody has)."""
+    content = build_emergency_invite(
+        callback=None, host="voip.example.net", trunk_uri=TRUNK, language="en", pidf=PIDF,
+        location_token="7c1e", request_uri_mode=RequestUriMode.SOS, provider=PROVIDER)
+    assert content.route == trunk_route(TRUNK)
+    assert_emergency_invite(build_raw_invite(content, SDP), InviteExpectation(
+        request_user=None, request_uri=SOS_SERVICE_URN, asserted_identity=False,
+        civic=ADDRESS, additional_data=True))
+    assert [p.content_subtype for p in content.additional_parts] == [
+        "EmergencyCallData.ProviderInfo+xml", "EmergencyCallData.ServiceInfo+xml"]
+
+
+def test_no_callback_needs_a_host() -> None:
+    """Without a callback identity the host must be given (Content-ID domain, RFC 2392)."""
+    with pytest.raises(ValueError, match="host"):
+        build_emergency_invite(callback=None, trunk_uri=TRUNK, language="en", pidf=PIDF)
+
+
+def test_checker_refuses_a_pai_where_no_callback_is_known() -> None:
+    """The checker's no-callback expectation fails an INVITE that asserts an identity."""
+    content = build_emergency_invite(callback=CALLER, trunk_uri=TRUNK, language="en",
+                                     pidf=PIDF)
+    with pytest.raises(AssertionError, match="want none"):
+        assert_emergency_invite(build_raw_invite(content, SDP),
+                                InviteExpectation(asserted_identity=False))

@@ -21,6 +21,7 @@ from router.settings import load_settings
 from router.sip.front import front_redirect
 from router.sip.inbound import parse_invite
 from router.sip.route import CallRouter, Routed
+from tests.pidf_check import validate_pidf
 
 OFFICE = CivicAddress(
     country="US", state="MT", city="WHITE SULPHUR SPRINGS", street_name="LARAMIE",
@@ -38,6 +39,8 @@ POLICY = RoutingPolicy(
 @dataclass
 class _View:
     located: bool
+    callback: bool = True
+    """False: neither the account nor the user has a callback number configured."""
 
     def locate(self, account_id: str, sip_user: str, device_ip: str) -> Located | Unlocated:
         if not self.located:
@@ -46,9 +49,10 @@ class _View:
 
     def caller_context(self, account_id: str, sip_user: str) -> CallerContext:
         return CallerContext(loaded=True, account_known=True, account_enabled=True,
-                             account_callback=Callback("Acme", "+14065550100", "en"),
+                             account_callback=(Callback("Acme", "+14065550100", "en")
+                                               if self.callback else None),
                              user_known=True, user_display_name="Ada Lovelace",
-                             user_callback_number="+14065551001",
+                             user_callback_number="+14065551001" if self.callback else None,
                              callback_preference=CallbackPreference.OWN)
 
 
@@ -56,7 +60,9 @@ SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n
       "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
 
 
-def _routed(dialled: str, *, located: bool, sdp: str = "") -> Routed:
+def routed_call(dialled: str, *, located: bool, sdp: str = "", callback: bool = True) -> Routed:
+    """A routed INVITE from extension 1001 (not a NANP number): with `callback` False no
+    callback number is known anywhere."""
     body = (f"Content-Type: application/sdp\r\nContent-Length: {len(sdp)}\r\n\r\n{sdp}"
             if sdp else "Content-Length: 0\r\n\r\n")
     invite = (f"INVITE sip:{dialled}@127.0.0.1 SIP/2.0\r\n"
@@ -64,7 +70,7 @@ def _routed(dialled: str, *, located: bool, sdp: str = "") -> Routed:
               "From: <sip:1001@127.0.0.1>;tag=1\r\nTo: <sip:911@127.0.0.1>\r\n"
               "Call-ID: c1@127.0.0.1\r\nCSeq: 1 INVITE\r\n" + body)
     inbound = parse_invite(invite, "127.0.0.1:5070")
-    router = CallRouter(load_settings({}).dialplan_config(), _View(located), POLICY)
+    router = CallRouter(load_settings({}).dialplan_config(), _View(located, callback), POLICY)
     routed = router.route(inbound)
     assert isinstance(routed, Routed)
     return routed
@@ -77,7 +83,7 @@ def _headers(names_values: tuple[tuple[str, str], ...]) -> dict[str, str]:
 def test_located_911_302_carries_contact_pai_pidf_and_fallback() -> None:
     """Contact is the first PSAP, the PIDF-LO travels base64 and decodes to the caller's
     address, PAI is the callback identity, and the other PSAP trunk is the fallback."""
-    redirect = front_redirect(_routed("911", located=True), host="127.0.0.1",
+    redirect = front_redirect(routed_call("911", located=True), host="127.0.0.1",
                               call_ref="0123456789abcdef")
     headers = _headers(redirect.headers)
     assert [n for n, _ in redirect.headers].count("Contact") == 1
@@ -94,7 +100,7 @@ def test_located_911_302_carries_contact_pai_pidf_and_fallback() -> None:
 
 def test_unlocated_911_302_goes_to_sorting_center_without_pidf_or_fallback() -> None:
     """No location: the sorting center, the callback identity, nothing else."""
-    redirect = front_redirect(_routed("911", located=False), host="127.0.0.1")
+    redirect = front_redirect(routed_call("911", located=False), host="127.0.0.1")
     headers = _headers(redirect.headers)
     assert headers["Contact"] == "<sip:911@10.0.0.9:5060>"
     assert headers["X-E911-Route"] == "sorting_center"
@@ -106,7 +112,7 @@ def test_unlocated_911_302_goes_to_sorting_center_without_pidf_or_fallback() -> 
 
 def test_933_302_goes_to_the_test_trunks() -> None:
     """933: the test trunk list, user 933, its second trunk as the fallback."""
-    redirect = front_redirect(_routed("933", located=True), host="127.0.0.1")
+    redirect = front_redirect(routed_call("933", located=True), host="127.0.0.1")
     headers = _headers(redirect.headers)
     assert headers["Contact"] == "<sip:933@10.0.0.3:5060>"
     assert headers["X-E911-Route"] == "test"
@@ -115,7 +121,7 @@ def test_933_302_goes_to_the_test_trunks() -> None:
 
 def test_every_302_header_value_is_one_safe_line() -> None:
     """No value can break the SIP message: no CR, LF or NUL, ASCII only."""
-    redirect = front_redirect(_routed("911", located=True), host="127.0.0.1")
+    redirect = front_redirect(routed_call("911", located=True), host="127.0.0.1")
     for _, value in redirect.headers:
         assert value.isascii() and not any(c in value for c in "\r\n\0")
 
@@ -123,9 +129,24 @@ def test_every_302_header_value_is_one_safe_line() -> None:
 def test_caller_sdp_travels_with_its_hlang_lines() -> None:
     """X-E911-SDP is the caller's offer with a=hlang-send/recv (RFC 8373), as the bridge
     forwards it; an INVITE without SDP gets no X-E911-SDP."""
-    headers = _headers(front_redirect(_routed("911", located=True, sdp=SDP),
+    headers = _headers(front_redirect(routed_call("911", located=True, sdp=SDP),
                                       host="127.0.0.1").headers)
     sdp = base64.b64decode(headers["X-E911-SDP"], validate=True).decode()
     assert sdp == SDP + "a=hlang-send:en\r\na=hlang-recv:en\r\n"
-    bare = _headers(front_redirect(_routed("911", located=True), host="127.0.0.1").headers)
+    bare = _headers(front_redirect(routed_call("911", located=True), host="127.0.0.1").headers)
     assert "X-E911-SDP" not in bare
+
+
+def test_located_911_without_callback_302_still_carries_the_pidf() -> None:
+    """No callback number known (extension 1001, none configured): the 302 has no X-E911-PAI
+    but still hands the front the caller's PIDF-LO, which Kamailio accepts without a PAI."""
+    redirect = front_redirect(routed_call("911", located=True, callback=False),
+                              host="127.0.0.1")
+    headers = _headers(redirect.headers)
+    assert headers["Contact"] == "<sip:911@10.0.0.1:5060>"
+    assert headers["X-E911-Route"] == "psap"
+    assert "X-E911-PAI" not in headers
+    pidf = base64.b64decode(headers["X-E911-PIDF"], validate=True)
+    assert pidf.decode() == redirect.pidf_lo
+    assert validate_pidf(pidf) == []
+    assert from_pidf(pidf) == OFFICE
