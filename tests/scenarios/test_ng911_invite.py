@@ -10,7 +10,7 @@ import pytest
 from router.emergency_invite import SOS_SERVICE_URN
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
 from router.location.store import open_store
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, parse_sip_message
+from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, WorkerFactory
 from tests.scenarios.harness import run_uac, uas_trunks
 
@@ -74,7 +74,8 @@ def test_sos_without_callback_is_bridged_to_the_service_urn_through_the_trunk(
     """A located 911 with no NANP callback number anywhere (here only UK numbers, which the
     PAI cannot carry) fits the worker: it bridges it itself as
     urn:service:sos from the account whose route set is the ESInet trunk (PJSUA refuses a urn:
-    Request-URI from any other account: PJSIP_ENOROUTESET); no blocks (nobody to describe)."""
+    Request-URI from any other account: PJSIP_ENOROUTESET), with its PIDF-LO, no PAI, and
+    the ProviderInfo and ServiceInfo blocks (no SubscriberInfo: no number to name)."""
     store = open_store(store_url)
     try:
         store.update_account(DEFAULT_ACCOUNT_ID,
@@ -90,11 +91,12 @@ def test_sos_without_callback_is_bridged_to_the_service_urn_through_the_trunk(
         result = run_uac("uac-911-expect-200", worker.port, tmp_path, service="911")
         assert result.ok, result.errors
         (invite,) = psap.wait_invites(1)
-        message = parse_sip_message(invite)
-        assert message.start_line == f"INVITE {SOS_SERVICE_URN} SIP/2.0"
+        message = assert_emergency_invite(invite, InviteExpectation(
+            request_user=None, request_uri=SOS_SERVICE_URN, asserted_identity=False,
+            civic=OFFICE, language="en", additional_data=True)).message
         assert message.values("Route") == [f"<{psap.uri};lr>"]
-        assert message.values("Priority") == ["emergency"]
-        assert message.values("Call-Info") == []
+        assert [v.rpartition("purpose=")[2] for v in message.values("Call-Info")] == [
+            "EmergencyCallData.ProviderInfo", "EmergencyCallData.ServiceInfo"]
         assert sorting.invites() == []
         ended = worker.wait_event("e911.call.ended")
         assert (ended["result"], ended["trunk"]) == ("bridged", "psap")
