@@ -9,8 +9,10 @@ private headers:
     X-E911-Route       psap | sorting_center | test      marks a front 302 (the purpose)
     X-E911-Call-Ref    16 hex digits               names the call in both logs; Kamailio makes
                                                    the PIDF-LO Content-ID from it (RFC 2392)
-    X-E911-PAI         "Name" <sip:+1...;user=phone>   the P-Asserted-Identity (RFC 3325)
-    X-E911-PIDF        base64 (RFC 4648 s4) of the PIDF-LO bytes, as the bridge would send it
+    X-E911-PAI         "Name" <sip:+1...;user=phone>   the P-Asserted-Identity (RFC 3325);
+                       absent when no callback number is known
+    X-E911-PIDF        base64 (RFC 4648 s4) of the PIDF-LO bytes, as the bridge would send it;
+                       present for every located caller, with or without X-E911-PAI
     X-E911-Fallback    the further trunks of the same purpose, comma separated
     X-E911-SDP         base64 of the caller's SDP offer with our RFC 8373 hlang lines, as
                        the bridge forwards it (absent when the INVITE had no SDP)
