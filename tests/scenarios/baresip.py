@@ -19,8 +19,8 @@ from tests.scenarios.harness import free_port, wait_until
 
 _CONFIG = """\
 poll_method\t\tpoll
-sip_listen\t\t127.0.0.1:{sip_port}
-net_interface\t\t127.0.0.1
+sip_listen\t\t{address}:{sip_port}
+net_interface\t\t{address}
 audio_player\t\taubridge,nowhere
 audio_alert\t\taubridge,nowhere
 audio_source\t\taufile,{microphone}
@@ -46,7 +46,10 @@ class Baresip:
     events: list[dict[str, object]] = field(default_factory=list)
 
     @classmethod
-    def start(cls, workdir: Path, user: str) -> Baresip:
+    def start(cls, workdir: Path, user: str, *, address: str = "127.0.0.1",
+              account: str | None = None) -> Baresip:
+        """`account`: a whole baresip account line (e.g. one that registers with a PBX);
+        default, `user` at 127.0.0.1 with no registration."""
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "rec").mkdir(exist_ok=True)
         ctrl_port = free_port()
@@ -54,9 +57,10 @@ class Baresip:
         subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(microphone),
                         "synth", "60", "sine", "440", "vol", "0.3"], check=True)
         (workdir / "config").write_text(_CONFIG.format(
-            sip_port=free_port(), ctrl_port=ctrl_port, rec=workdir / "rec",
-            microphone=microphone))
-        (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1>;regint=0\n")
+            address=address, sip_port=free_port(address), ctrl_port=ctrl_port,
+            rec=workdir / "rec", microphone=microphone))
+        (workdir / "accounts").write_text(
+            (account or f"<sip:{user}@127.0.0.1>;regint=0") + "\n")
         proc = subprocess.Popen(["baresip", "-f", str(workdir)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         client = cls(proc, socket.socket(), workdir)
