@@ -86,6 +86,7 @@ def write_db(users: list[tuple[str, str]], db_dir: Path, domain: str) -> None:
 
 def prepare(settings: PbxSettings, users: list[tuple[str, str]], workdir: Path) -> Path:
     """Write the configuration and its tables under `workdir`; the configuration's path."""
+    workdir = workdir.resolve()  # Kamailio reads relative db_text paths from /etc/kamailio
     workdir.mkdir(parents=True, exist_ok=True)
     write_db(users, workdir / "db", settings.domain)
     cfg = workdir / "kamailio-pbx.cfg"

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from router.settings import HostPort
-from router.supervisor import sip_options_ok
 from tests.api.test_events import Stream, stream
 from tests.front.conftest import LOCATED_USER, PBX_PHONE_IP, PBX_PHONE_USER
 from tests.front.harness import RouterRun, running_router
+from tests.pbx_chain.chain import kamailio_running
 from tests.scenarios.harness import free_port, wait_until
 
 pytestmark = pytest.mark.scenario
@@ -222,23 +219,8 @@ def kamailio_pbx(tmp_path: Path, front_port: int) -> Iterator[int]:
     cfg = tmp_path / "pbx.cfg"
     cfg.write_text(PBX_CFG.format(pbx=PBX, pbx_port=port, db=db, front_port=front_port))
     (tmp_path / "pbx-run").mkdir()
-    proc = subprocess.Popen(["kamailio", "-f", str(cfg), "-DD", "-E", "-m", "64", "-M", "8",
-                             "-Y", str(tmp_path / "pbx-run")], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=(tmp_path / "pbx.log").open("w"), start_new_session=True)
-    try:
-        wait_until(lambda: sip_options_ok(HostPort(PBX, port)) or proc.poll() is not None,
-                   20, "the PBX answering")
-        assert proc.poll() is None, (tmp_path / "pbx.log").read_text()[-2000:]
+    with kamailio_running(cfg, tmp_path / "pbx-run", tmp_path / "pbx.log", port):
         yield port
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def device_register(pbx_port: int, user: str, device: str) -> int:

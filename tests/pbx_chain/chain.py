@@ -47,16 +47,23 @@ def kamailio_pbx(workdir: Path, router_port: int, carrier_port: int) -> Iterator
     users = render.read_users("\n".join(f"{u} {p}" for u, p in USERS.items()))
     cfg = render.prepare(settings, users, workdir)
     (workdir / "run").mkdir()
-    log = workdir / "pbx.log"
+    with kamailio_running(cfg, workdir / "run", workdir / "pbx.log", port):
+        yield port
+
+
+@contextmanager
+def kamailio_running(cfg: Path, run_dir: Path, log: Path, port: int) -> Iterator[None]:
+    """Kamailio with `cfg` (a PBX on 127.0.0.2:`port`) until it answers OPTIONS; ended by its
+    PID (its own process group: the main process and its children)."""
     proc = subprocess.Popen(["kamailio", "-f", str(cfg), "-DD", "-E", "-m", "64", "-M", "8",
-                             "-Y", str(workdir / "run")], stdin=subprocess.DEVNULL,
+                             "-Y", str(run_dir)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=log.open("w"),
                             start_new_session=True)
     try:
         wait_until(lambda: sip_options_ok(HostPort(PBX, port)) or proc.poll() is not None,
                    20, "the PBX answering")
         assert proc.poll() is None, log.read_text()[-2000:]
-        yield port
+        yield
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
