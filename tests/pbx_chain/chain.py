@@ -55,10 +55,11 @@ def kamailio_pbx(workdir: Path, router_port: int, carrier_port: int) -> Iterator
 def kamailio_running(cfg: Path, run_dir: Path, log: Path, port: int) -> Iterator[None]:
     """Kamailio with `cfg` (a PBX on 127.0.0.2:`port`) until it answers OPTIONS; ended by its
     PID (its own process group: the main process and its children)."""
-    proc = subprocess.Popen(["kamailio", "-f", str(cfg), "-DD", "-E", "-m", "64", "-M", "8",
-                             "-Y", str(run_dir)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=log.open("w"),
-                            start_new_session=True)
+    with log.open("w") as stderr:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(["kamailio", "-f", str(cfg), "-DD", "-E", "-m", "64", "-M",
+                                 "8", "-Y", str(run_dir)], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=stderr,
+                                start_new_session=True)
     try:
         wait_until(lambda: sip_options_ok(HostPort(PBX, port)) or proc.poll() is not None,
                    20, "the PBX answering")
@@ -74,15 +75,18 @@ def kamailio_running(cfg: Path, run_dir: Path, log: Path, port: int) -> Iterator
                 proc.wait()
 
 
-def softphone(workdir: Path, user: str, address: str, pbx_port: int) -> Baresip:
-    """baresip on `address` registered (digest) with the PBX as `user`."""
-    account = (f"<sip:{user}@{PBX}:{pbx_port}>;auth_pass={USERS[user]};regint=600")
+def softphone(workdir: Path, user: str, address: str, pbx_port: int, *,
+              password: str | None = None, expect: str = " 200 OK ") -> Baresip:
+    """baresip on `address` registering (digest) with the PBX as `user`, once the PBX's final
+    answer to its REGISTER contains `expect`."""
+    account = (f"<sip:{user}@{PBX}:{pbx_port}>;auth_pass={password or USERS[user]};"
+               "regint=600")
     phone = Baresip.start(workdir, user, address=address, account=account)
     try:
         # it registers before the ctrl_tcp connection is up: its REGISTER_OK event is not
         # sent there, its console line is
-        wait_until(lambda: any(line.startswith(f"{user}@{PBX}: ") and " 200 OK " in line
-                               for line in phone.output), 15, f"{user} registered")
+        wait_until(lambda: any(f"{user}@{PBX}:" in line and expect in line
+                               for line in phone.output), 15, f"{user}'s REGISTER: {expect}")
     except AssertionError:
         phone.stop()
         output = "\n".join(phone.output[-20:])

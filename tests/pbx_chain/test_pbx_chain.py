@@ -102,3 +102,35 @@ def test_softphones_through_the_pbx_reach_the_router_and_911_survives_it(
             assert psap.invites() == [invite]
         finally:
             second.stop()
+
+
+def test_router_503_sends_911_and_9933_to_the_carrier_and_ordinary_calls_get_500(
+    tmp_path: Path,
+) -> None:
+    """A router answering 503 (SIPp in its place) got 3003's calls with the device's address
+    and its identity; the PBX sent 911 and 9933 on to the carrier's E911 trunk as 911 and 933,
+    and answered the ordinary call 500 (a proxy turns a 503 into 500, RFC 3261 s16.7 step 6).
+    A wrong password registers nothing."""
+    with uas_trunks(tmp_path, "uas-trunk-503", "uas-psap-answer", calls=0) as (
+            router, carrier), kamailio_pbx(tmp_path / "pbx", router.port, carrier.port) as pbx:
+        intruder = softphone(tmp_path / "intruder", PBX_PHONE_USER, SECOND_DEVICE, pbx,
+                             password="not-the-password", expect="401 Unauthorized")
+        intruder.stop()
+        phone = softphone(tmp_path / "phone", PBX_PHONE_USER, FIRST_DEVICE, pbx)
+        try:
+            answered_call(phone, f"sip:911@{PBX}:{pbx}", 1)
+            answered_call(phone, f"sip:9933@{PBX}:{pbx}", 2)
+            phone.command("dial", f"sip:4065550123@{PBX}:{pbx}")
+            assert calls_closed(phone, 3).get("param") == "500 Service Unavailable"
+        finally:
+            phone.stop()
+        tried = router.wait_invites(3)
+        assert [i.split(" ", 2)[1].split("@")[0] for i in tried] == [
+            "sip:911", "sip:9933", "sip:4065550123"]
+        for invite in tried:
+            assert f"\r\nX-E911-Device-IP: {FIRST_DEVICE}\r\n" in invite
+            assert f"\r\nP-Asserted-Identity: <sip:{PBX_PHONE_USER}@{PBX}>\r\n" in invite
+        sent = carrier.wait_invites(2)
+        assert [i.split("\r\n", 1)[0] for i in sent] == [
+            f"INVITE sip:911@127.0.0.1:{carrier.port} SIP/2.0",
+            f"INVITE sip:933@127.0.0.1:{carrier.port} SIP/2.0"]

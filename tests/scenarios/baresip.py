@@ -44,6 +44,7 @@ class Baresip:
     workdir: Path
     output: list[str] = field(default_factory=list)
     events: list[dict[str, object]] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @classmethod
     def start(cls, workdir: Path, user: str, *, address: str = "127.0.0.1",
@@ -64,9 +65,11 @@ class Baresip:
         proc = subprocess.Popen(["baresip", "-f", str(workdir)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         client = cls(proc, socket.socket(), workdir)
-        threading.Thread(target=client._read_output, daemon=True).start()
+        client.reader = threading.Thread(target=client._read_output, daemon=True)
+        client.reader.start()
         wait_until(lambda: any("baresip is ready" in line for line in client.output)
                    or proc.poll() is not None, 10, "baresip ready")
+        client.sock.close()  # the placeholder the dataclass was built with
         client.sock = socket.create_connection(("127.0.0.1", ctrl_port), timeout=5)
         threading.Thread(target=client._read_events, daemon=True).start()
         return client
@@ -115,6 +118,11 @@ class Baresip:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # the reader sees the pipe's end once baresip has exited; then the pipe is closed
+        if self.reader is not None:
+            self.reader.join(5)
+        if self.proc.stdout is not None and (self.reader is None or not self.reader.is_alive()):
+            self.proc.stdout.close()
 
 
 def audio_stats(wav: Path) -> tuple[float, float]:
