@@ -6,7 +6,7 @@ schema of the `test` database per test, dropped afterwards). When no server answ
 failure wherever it is armed. A directory may override `store_url` (the SIP scenarios use
 SQLite only).
 
-The skip guard: under `CI=true` or `E911_FAIL_ON_SKIP=1` (./scripts/test sets it) a skipped
+The skip guard: under `CI=true` or `PYTEST_FAIL_ON_SKIP=1` (./scripts/test sets it) a skipped
 test, or a test module that skips as a whole, fails the run with its skip reason ("promtool
 not installed", "no PostgreSQL server at ..."), unless the test carries
 `@pytest.mark.allow_skip(reason="why skipping here is right")`. A missing part is installed
@@ -26,7 +26,7 @@ import psycopg
 import pytest
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-SKIP_GUARD_SWITCHES = (("CI", "true"), ("E911_FAIL_ON_SKIP", "1"))
+SKIP_GUARD_SWITCHES = (("CI", "true"), ("PYTEST_FAIL_ON_SKIP", "1"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def skip_guard_armed() -> bool:
-    """True under CI=true or E911_FAIL_ON_SKIP=1."""
+    """True under CI=true or PYTEST_FAIL_ON_SKIP=1."""
     return any(os.environ.get(name, "").lower() == value for name, value in SKIP_GUARD_SWITCHES)
 
 

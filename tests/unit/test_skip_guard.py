@@ -1,4 +1,4 @@
-"""The skip guard (tests/conftest.py): under CI=true or E911_FAIL_ON_SKIP=1 a skipped test
+"""The skip guard (tests/conftest.py): under CI=true or PYTEST_FAIL_ON_SKIP=1 a skipped test
 fails the run unless it carries `@pytest.mark.allow_skip(reason=...)`; a real pytest runs on a
 small test directory each time, with the project's conftest as its only plugin."""
 
@@ -56,7 +56,7 @@ def run_pytest(tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
     (tmp_path / "test_sample.py").write_text(TESTS)
     (tmp_path / "test_module_skip.py").write_text(MODULE_SKIP)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    base = {k: v for k, v in os.environ.items() if k not in ("CI", "E911_FAIL_ON_SKIP")}
+    base = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_FAIL_ON_SKIP")}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-rA", "-q",
          "-p", "no:cacheprovider", str(tmp_path)],
@@ -95,7 +95,7 @@ def test_ci_turns_every_unmarked_skip_into_a_failure_naming_what_is_missing(
 
 
 def test_scripts_test_switch_works_outside_ci(tmp_path: Path) -> None:
-    """E911_FAIL_ON_SKIP=1 (what ./scripts/test sets) arms the same guard without CI."""
-    code, output = run_pytest(tmp_path, {"E911_FAIL_ON_SKIP": "1"})
+    """PYTEST_FAIL_ON_SKIP=1 (what ./scripts/test sets) arms the same guard without CI."""
+    code, output = run_pytest(tmp_path, {"PYTEST_FAIL_ON_SKIP": "1"})
     assert code == 1, output
     assert summary(output) == "2 failed, 1 passed, 1 skipped, 1 xfailed, 2 errors", output
