@@ -18,13 +18,11 @@ BOOT_LOG="${E911_BOOTSTRAP_LOG:-$ROOT/var/bootstrap.log}"
 APT_LOCK_WAIT=(-o DPkg::Lock::Timeout=600)
 # What each script installs (the README says the same).
 # kamailio-utils-modules: http_client, the front's way to hand registrations to the API.
-RUN_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules)
-# kamailio-presence-modules: pua_reginfo, for the PBX the registration tests run.
-TEST_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules
-  kamailio-presence-modules sox baresip prometheus openssl postgresql)
 # rtpengine-daemon: `rtpengine`, the front's announcement player (E911_ANNOUNCE_PATH=front).
-RUN_PACKAGES+=(rtpengine-daemon)
-TEST_PACKAGES+=(rtpengine-daemon)
+RUN_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules rtpengine-daemon)
+# kamailio-presence-modules: pua_reginfo, for the PBX the registration tests run.
+TEST_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules rtpengine-daemon
+  kamailio-presence-modules sox baresip prometheus openssl postgresql)
 TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:5432/test"  # tests/conftest.py POSTGRES_URL
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }

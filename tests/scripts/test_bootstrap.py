@@ -72,7 +72,8 @@ def test_apt_waits_for_the_dpkg_lock_and_installs_only_what_is_missing(tmp_path:
 def test_scripts_run_installs_a_subset_of_what_scripts_test_installs(tmp_path: Path) -> None:
     """The quick start's packages are the suite's too (one list each, in bootstrap.sh)."""
     run, test = packages("RUN_PACKAGES", tmp_path), packages("TEST_PACKAGES", tmp_path)
-    assert run == ["python3.11-venv", "sip-tester", "kamailio", "kamailio-utils-modules"]
+    assert run == ["python3.11-venv", "sip-tester", "kamailio", "kamailio-utils-modules",
+                   "rtpengine-daemon"]
     assert set(run) <= set(test)
     assert "postgresql" in test
 
