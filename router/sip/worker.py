@@ -723,13 +723,21 @@ class Worker:
         self._call_logs[ref] = pending.log
         if slots:
             self._held_by[ref] = slots
-        # Never answered inside onIncomingCall (issue 13, finding 4): pjsua2's wrapper frees
-        # the INVITE's cloned rdata after this callback without a NULL check, and a final
-        # answer given inside it to an INVITE without SDP (a late offer, a body the front
-        # withheld or the wheel cut off) resets the call, which frees and NULLs it first:
-        # `pjsip_rx_data_free_cloned: Assertion 'rdata' failed`, the worker aborts with every
-        # call it held. The controller starts on the loop's next turn instead.
-        self._starts.append(ref)
+        # An INVITE without SDP is never answered inside onIncomingCall (issue 13, finding 4):
+        # pjsua2's wrapper frees the INVITE's cloned rdata after this callback without a NULL
+        # check, and a final answer given inside it to an INVITE without SDP (a late offer, a
+        # body the front withheld or the wheel cut off) resets the call, which frees and NULLs
+        # it first: `pjsip_rx_data_free_cloned: Assertion 'rdata' failed`, the worker aborts
+        # with every call it held. Such a controller starts on the loop's next turn. A call
+        # with an SDP offer starts here, as it always did: waiting a loop turn keeps its slot
+        # up to ~10 ms longer, and under a redirect flood that filled all 4 slots so PJSUA
+        # answered a 911 with its stateless 486 (tests/scenarios/test_load.py).
+        if has_body(whole_msg):
+            self._guard(controller, controller.start)
+            if controller.done:
+                self._retire(ref)
+        else:
+            self._starts.append(ref)
 
     # -- loop internals -----------------------------------------------------------------
 
@@ -860,6 +868,14 @@ def rss_kb() -> int:
     except (OSError, ValueError, IndexError):
         return 0
     return pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+def has_body(whole_msg: str) -> bool:
+    """True when the message carries a body (RFC 3261 s7.4: after the empty line)."""
+    _, sep, body = whole_msg.partition("\r\n\r\n")
+    if not sep:
+        _, sep, body = whole_msg.partition("\n\n")
+    return bool(sep) and bool(body.strip())
 
 
 def _call_id(whole_msg: str) -> str:

@@ -20,7 +20,7 @@ from router.sip.front import SDP, front_redirect
 from router.sip.inbound import MAX_READ_BYTES, parse_invite
 from router.sip.size import SEND_BUDGET_BYTES, response_size
 from tests.scenarios.conftest import WorkerFactory
-from tests.unit.test_front_redirect import _routed
+from tests.unit.test_front_redirect import routed_call
 
 pytestmark = pytest.mark.sip
 
@@ -125,11 +125,11 @@ def test_the_front_302_leaves_out_the_sdp_rather_than_exceed_the_send_limit() ->
     """A 2.5 KB offer base64-encoded next to the PIDF-LO would make a 302 PJSUA cannot build:
     X-E911-SDP is left out (the front then sends the caller's own body), the PIDF-LO stays;
     a small offer still travels."""
-    big = _routed("911", located=True, sdp=_offer(2_500))
+    big = routed_call("911", located=True, sdp=_offer(2_500))
     redirect = front_redirect(big, host="127.0.0.1")
     names = [name for name, _ in redirect.headers]
     assert redirect.left_out == (SDP,) and SDP not in names
     assert "X-E911-PIDF" in names and redirect.pidf_lo
     assert response_size(big.inbound.echoed_bytes, redirect.headers) <= SEND_BUDGET_BYTES
-    small = front_redirect(_routed("911", located=True, sdp=_offer(200)), host="127.0.0.1")
+    small = front_redirect(routed_call("911", located=True, sdp=_offer(200)), host="127.0.0.1")
     assert small.left_out == () and SDP in [name for name, _ in small.headers]
