@@ -390,10 +390,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--mixed-rate", type=float, default=0.0,
                         help="also the mixed profile with prompts on at this rate (0: skip)")
     parser.add_argument("--mixed-seconds", type=float, default=90.0)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the work directory (SIPp errors, logs) and say where")
     args = parser.parse_args(argv)
     rates = args.rate or [100.0]
-    with tempfile.TemporaryDirectory(prefix="e911-announce-") as tmp:
-        workdir = Path(tmp)
+    parser_keep = args.keep
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="e911-announce-")) if parser_keep else \
+            Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="e911-announce-")))
+        print(f"[bench announce] work directory {workdir}", file=sys.stderr)
         costs = format_costs(workdir, args.codec_calls) if args.codec_calls > 0 else []
         runs = []
         for k, rate in enumerate(rates):
