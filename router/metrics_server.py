@@ -245,7 +245,11 @@ class CallHistory:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._read = read
         self._clock = clock
-        self._snapshots: list[tuple[float, dict[tuple[str, str], float]]] = []
+        # The counters start at zero with the router (a fresh multiprocess directory per
+        # supervisor): that is the first snapshot. Taking the first one at the first tick
+        # instead made every call before it vanish from `status` (the first `last_hour()`
+        # took the counters as they were then as its base).
+        self._snapshots: list[tuple[float, dict[tuple[str, str], float]]] = [(clock(), {})]
         self._lock = threading.Lock()
 
     def tick(self) -> None:
