@@ -97,11 +97,18 @@ BODY_MARKER = "X-E911-Body"
 """`X-E911-Body: withheld` from the front: the body was kept back (route BRANCH)."""
 
 
-def split_message(whole_msg: str) -> tuple[str, list[tuple[str, str]], str]:
-    """(start line, [(lower-case full header name, value)], body) of one SIP message."""
+def head_and_body(whole_msg: str) -> tuple[str, str]:
+    """The header part and the body of one SIP message, split at the empty line (RFC 3261
+    s7.4; a bare LF line end is tolerated). No empty line: everything is head."""
     head, sep, body = whole_msg.partition("\r\n\r\n")
     if not sep:
         head, _, body = whole_msg.partition("\n\n")
+    return head, body
+
+
+def split_message(whole_msg: str) -> tuple[str, list[tuple[str, str]], str]:
+    """(start line, [(lower-case full header name, value)], body) of one SIP message."""
+    head, body = head_and_body(whole_msg)
     lines = head.replace("\r\n", "\n").split("\n")
     start = lines[0].strip()
     headers: list[tuple[str, str]] = []

@@ -64,6 +64,7 @@ from router.sip.inbound import (
     InboundCall,
     IngressError,
     IPNetwork,
+    head_and_body,
     header,
     is_trusted,
     parse_invite,
@@ -872,10 +873,7 @@ def rss_kb() -> int:
 
 def has_body(whole_msg: str) -> bool:
     """True when the message carries a body (RFC 3261 s7.4: after the empty line)."""
-    _, sep, body = whole_msg.partition("\r\n\r\n")
-    if not sep:
-        _, sep, body = whole_msg.partition("\n\n")
-    return bool(sep) and bool(body.strip())
+    return bool(head_and_body(whole_msg)[1].strip())
 
 
 def _call_id(whole_msg: str) -> str:
