@@ -46,8 +46,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from router import __version__
-from router.location import schema
-from router.location.store import make_engine
+from router.db import schema
+from router.db.engine import make_engine
 from router.metrics import (
     BUILD_INFO,
     HOST_METRICS,

@@ -35,11 +35,13 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from router.location import schema
+from router.db import schema
 from router.location.civic import CivicAddress
 from router.location.model import DEFAULT_ACCOUNT_ID, Located, ValidatedAddress
-from router.location.store import Store, civic_to_json, new_id, open_store
 from router.location.view import LocationView, build_snapshot
+from router.store.civic_json import civic_to_json
+from router.store.ids import new_id
+from router.store.store import Store, open_store
 
 BOUND_BASE = int(IPv4Address("100.64.0.0"))
 """User i is bound at 100.64.0.0 + i (RFC 6598 space, so it never looks like a real site)."""

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa
 
-from router.location import schema
+from router.db import schema
 from router.location.civic import CivicAddress
 from router.location.model import (
     DEFAULT_ACCOUNT_ID,
@@ -38,8 +38,8 @@ from router.location.model import (
     CallbackPreference,
     ValidatedAddress,
 )
-from router.location.store import open_store
 from router.observe import configure_logging
+from router.store.store import open_store
 from tests.notify.processes import spawn_sender
 from tests.notify.support import SmtpServer
 from tests.scenarios.harness import PROMPTS, free_port, run_uac, start_uas, start_worker

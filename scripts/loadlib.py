@@ -183,7 +183,7 @@ def seed_store(url: str) -> None:
     """Account enabled, located users 5000-5999 (office bound to 127.0.0.1), unlocated
     6000-6099. Idempotent enough for a fresh file."""
     from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
-    from router.location.store import open_store
+    from router.store.store import open_store
 
     office = load_office()
     # The store logs its migrations on stdout: keep stdout for the benchmark's markdown.

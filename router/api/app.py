@@ -41,8 +41,8 @@ from router.api.routes import (
     users,
 )
 from router.api.webhook import Backoff, WebhookSender
-from router.location.store import Store
 from router.settings import Settings
+from router.store.store import Store
 
 log = structlog.get_logger(__name__)
 

@@ -20,8 +20,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -32,15 +31,17 @@ import sqlalchemy as sa
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from router.api.errors import ApiError, ErrorType, forbidden, unauthenticated
-from router.location import schema
+from router.db import schema
+from router.db.transactions import Transactions
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import NotFound, Store, new_id
+from router.store.errors import NotFound
+from router.store.ids import new_id
+from router.store.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -96,23 +97,14 @@ class TokenStore:
     """User tokens in `api_tokens`, over the location store's engine."""
 
     def __init__(self, store: Store) -> None:
-        self._engine = store.engine
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        # Same as the store's writes: on SQLite `e911_write` makes the transaction
-        # BEGIN IMMEDIATE, so a busy database is waited for, not failed at the first write.
-        with self._engine.connect() as conn:
-            conn.execution_options(e911_write=True)
-            with conn.begin():
-                yield conn
+        self._db = Transactions(store.engine)
 
     def issue(self, account_id: str, sip_user: str, label: str = "") -> IssuedToken:
         token = USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
         record = ApiToken(new_id("tok"), account_id, sip_user, label, datetime.now(UTC))
         t = schema.api_tokens
         try:
-            with self._write() as conn:
+            with self._db.write() as conn:
                 conn.execute(t.insert().values(
                     id=record.id, account_id=account_id, sip_user=sip_user,
                     token_sha256=token_sha256(token), label=label,
@@ -124,14 +116,14 @@ class TokenStore:
 
     def lookup(self, token: str) -> ApiToken | None:
         t = schema.api_tokens
-        with self._engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             row = conn.execute(
                 sa.select(t).where(t.c.token_sha256 == token_sha256(token))).first()
         return _token_from(row) if row is not None else None
 
     def list(self, account_id: str, sip_user: str) -> list[ApiToken]:
         t = schema.api_tokens
-        with self._engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(t).where(t.c.account_id == account_id, t.c.sip_user == sip_user)
                 .order_by(t.c.id)).all()
@@ -139,7 +131,7 @@ class TokenStore:
 
     def revoke(self, account_id: str, sip_user: str, token_id: str) -> None:
         t = schema.api_tokens
-        with self._write() as conn:
+        with self._db.write() as conn:
             removed = conn.execute(t.delete().where(
                 t.c.id == token_id, t.c.account_id == account_id,
                 t.c.sip_user == sip_user)).rowcount

@@ -10,8 +10,9 @@ from fastapi import Depends, Path, Query, Request
 from router.api.auth import Principal, TokenStore, principal
 from router.api.errors import ApiError, ErrorType
 from router.api.msag_cache import MsagCache
-from router.location.store import MAX_PAGE, Store
 from router.settings import Settings
+from router.store.checks import MAX_PAGE
+from router.store.store import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from router.location import schema
+from router.db import schema
 from router.location.model import Event
-from router.location.store import Store
+from router.store.store import Store
 
 PUBLIC_EVENT_TYPES: Final[tuple[str, ...]] = (
     "network.changed",

@@ -24,7 +24,6 @@ from router.api.errors import ApiError, FieldError, invalid
 from router.location.civic import AddressInput
 from router.location.model import ValidatedAddress
 from router.location.msag import MsagIndex
-from router.location.store import Store
 from router.location.validate import (
     FieldIssue,
     ValidationResult,
@@ -33,6 +32,7 @@ from router.location.validate import (
 )
 from router.metrics import MSAG_VALIDATIONS
 from router.metrics import ValidationResult as ValidationLabel
+from router.store.store import Store
 
 log = structlog.get_logger(__name__)
 

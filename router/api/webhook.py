@@ -41,9 +41,10 @@ import structlog
 from router import __version__
 from router.api.feed import events_after, latest_seq
 from router.api.models import event_json
-from router.location import schema
+from router.db import schema
+from router.db.transactions import Transactions
 from router.location.model import Event
-from router.location.store import Store
+from router.store.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +74,7 @@ SIGNATURE_SCHEME: Final = "v2"
 
 
 def _mac(secret: str, event_id: str, body: bytes, timestamp: int) -> str:
-    # The event id cannot hold a ".": ids are `evt_` + base32 (router/location/store.py), so
+    # The event id cannot hold a ".": ids are `evt_` + base32 (router/store/ids.py), so
     # "<id>.<t>." splits one way only.
     signed = f"{event_id}.{timestamp}.".encode() + body
     return hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
@@ -237,10 +238,8 @@ class WebhookSender:
     def _save_cursor(self, seq: int) -> None:
         c = schema.webhook_cursors
         values: Mapping[str, Any] = {"seq": seq, "updated_at": datetime.now(UTC)}
-        with self._store.engine.connect() as conn:
-            conn.execution_options(e911_write=True)
-            with conn.begin():
-                updated = conn.execute(
-                    c.update().where(c.c.url_sha256 == self._key).values(**values)).rowcount
-                if not updated:
-                    conn.execute(c.insert().values(url_sha256=self._key, **values))
+        with Transactions(self._store.engine).write() as conn:
+            updated = conn.execute(
+                c.update().where(c.c.url_sha256 == self._key).values(**values)).rowcount
+            if not updated:
+                conn.execute(c.insert().values(url_sha256=self._key, **values))

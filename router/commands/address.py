@@ -95,7 +95,7 @@ def load_index(msag_files: Sequence[str], env_file: str | None = None) -> Loaded
     reason = ""
     try:
         # Imported here so `--msag` runs do not load SQLAlchemy and the drivers.
-        from router.location.store import open_store
+        from router.store.store import open_store
 
         store = open_store(settings.database_url, migrate=False)
         try:

@@ -37,9 +37,9 @@ def _api_command(args: argparse.Namespace) -> int:
     from router.api import create_app
     from router.api.server import JsonErrorH11Protocol
     from router.location.bindings import BindPrefixes
-    from router.location.store import open_store
     from router.observe import configure_logging
     from router.settings import SettingsError, load_settings_from_environment
+    from router.store.store import open_store
 
     try:
         settings = load_settings_from_environment(args.env_file)

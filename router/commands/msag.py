@@ -105,7 +105,8 @@ def _import_command(args: argparse.Namespace) -> int:
     # Imported here so `msag check` does not load SQLAlchemy and the drivers.
     from sqlalchemy.exc import SQLAlchemyError
 
-    from router.location.store import StoreError, open_store
+    from router.store.errors import StoreError
+    from router.store.store import open_store
 
     try:
         store = open_store(settings.database_url)

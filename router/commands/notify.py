@@ -24,7 +24,6 @@ from types import FrameType
 import structlog
 
 from router.location.bindings import BindPrefixes
-from router.location.store import Store, open_store
 from router.notify.model import DeliveryState
 from router.notify.recorder import NotificationRecorder
 from router.notify.sender import RetryPolicy
@@ -32,6 +31,7 @@ from router.notify.service import outbox_for, sender_for
 from router.notify.spool import DEFAULT_SPOOL_DIR, Spool
 from router.observe import configure_logging
 from router.settings import Settings, SettingsError, load_settings_from_environment
+from router.store.store import Store, open_store
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from router.settings import Settings, SettingsError, load_settings_from_environment
 
 if TYPE_CHECKING:
-    from router.location.store import Store
+    from router.store.store import Store
 
 EXIT_OK = 0
 EXIT_BROKEN = 1
@@ -65,8 +65,8 @@ def _open(env_file: str | None) -> tuple[Store, Settings] | None:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
-    from router.location.store import open_store
     from router.observe import configure_logging
+    from router.store.store import open_store
 
     configure_logging(settings.log_level, settings.log_format.value)
     try:

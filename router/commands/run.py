@@ -198,7 +198,7 @@ def route_cache_flusher(settings: Settings) -> RouteCacheFlusher | None:
     if settings.front is not Front.KAMAILIO or settings.kamailio_route_cache_seconds == 0:
         return None
     from router.kamailio.cache import RouteCacheFlusher, kamcmd_flush
-    from router.location.store import open_store
+    from router.store.store import open_store
 
     store = open_store(settings.database_url, migrate=False)
     flush = kamcmd_flush(ctl_socket(settings), binary=kamcmd_binary(settings))

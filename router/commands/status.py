@@ -175,8 +175,8 @@ def _duration(seconds: float) -> str:
 
 def _read_store(database_url: str, now: datetime) -> tuple[dict[tuple[str, str], int], int]:
     """The last hour's 911/933 records by class and outcome, and the store's change_seq now."""
-    from router.location.store import open_store
     from router.records.store import RecordStore
+    from router.store.store import open_store
 
     store = open_store(database_url, migrate=False)
     try:

@@ -40,13 +40,13 @@ def _worker_command(args: argparse.Namespace) -> int:
     # Imported here, not at module level: every `e911-router` command imports this module to
     # register it, and only the worker should pay for loading pjsua2.
     from router.location.bindings import BindPrefixes
-    from router.location.store import open_store
     from router.notify.service import recorder_for
     from router.observe import WorkerObservers, configure_logging
     from router.plan import RoutingPolicy
     from router.sip.route import CallRouter
     from router.sip.serve import serve
     from router.sip.worker import Worker, WorkerConfig
+    from router.store.store import open_store
 
     configure_logging(settings.log_level, settings.log_format.value)
     store = open_store(settings.database_url,

@@ -44,8 +44,9 @@ from router.location.model import (
     UnlocatedReason,
     ValidatedAddress,
 )
-from router.location.store import BindingRow, Store, UserRow, ViewChanges, ViewRows
 from router.metrics import LOCATION_VIEW_VERSION
+from router.store.rows import BindingRow, UserRow, ViewChanges, ViewRows
+from router.store.store import Store
 
 log = structlog.get_logger(__name__)
 

@@ -13,19 +13,17 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.engine import Engine, Row
 
-from router.location import schema
+from router.db import schema
+from router.db.transactions import Transactions
 from router.location.model import EventType, NewEvent
 from router.notify.model import (
     OPEN_STATES,
@@ -57,13 +55,10 @@ _INSERT_DELIVERIES = D.insert()
 
 
 class StoreLike(Protocol):
-    """What the outbox needs from `router.location.store.Store`."""
+    """What the outbox needs from `router.store.store.Store`."""
 
     @property
     def engine(self) -> Engine: ...
-
-    @property
-    def dialect(self) -> str: ...
 
 
 def new_owner() -> str:
@@ -98,33 +93,13 @@ class Outbox:
 
     def __init__(self, store: StoreLike, *, message_id_domain: str = "e911-router.invalid",
                  events: EventSink | None = None):
-        self._engine = store.engine
-        self._dialect = store.dialect
+        self._db = Transactions(store.engine)
         self._domain = message_id_domain
         self._events = events
         # Built once, not per call (CPU on the recorder thread for every 911).
         self._insert_notification = (
-            self._insert()(N).on_conflict_do_nothing(index_elements=["call_ref"])
+            self._db.insert()(N).on_conflict_do_nothing(index_elements=["call_ref"])
             .returning(N.c.call_ref))
-
-    # -- transactions -------------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        # e911_write: the store's SQLite hook issues BEGIN IMMEDIATE (wait for the write lock
-        # up front instead of failing half way with SQLITE_BUSY).
-        with self._engine.connect() as conn:
-            conn.execution_options(e911_write=True)
-            with conn.begin():
-                yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
-
-    def _insert(self) -> Any:
-        return pg_dialect.insert if self._dialect == "postgresql" else sqlite_dialect.insert
 
     # -- recording ----------------------------------------------------------------------
 
@@ -151,7 +126,7 @@ class Outbox:
         first: dict[str, EmergencyCallNotice] = {}
         for notice in notices:
             first.setdefault(notice.call_ref, notice)
-        with self._write() as conn:
+        with self._db.write() as conn:
             new = set(conn.scalars(self._insert_notification, [
                 _notification_row(notice, via_spool, when) for notice in first.values()]))
             if not new:
@@ -207,7 +182,7 @@ class Outbox:
 
     def get_call(self, call_ref: str) -> CallNotifications | None:
         """The call's notification with every delivery (by contact position), or None."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             head = conn.execute(sa.select(N).where(N.c.call_ref == call_ref)).first()
             if head is None:
                 return None
@@ -226,12 +201,12 @@ class Outbox:
         query = sa.select(D)
         if states is not None:
             query = query.where(D.c.state.in_([s.value for s in states]))
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(query.order_by(D.c.created_at, D.c.id).limit(limit)).all()
         return [_delivery_from(r) for r in rows]
 
     def stats(self) -> OutboxStats:
-        with self._read() as conn:
+        with self._db.read() as conn:
             counts: dict[str, int] = {
                 str(state): int(n) for state, n in conn.execute(
                     sa.select(D.c.state, sa.func.count()).group_by(D.c.state)).all()}
@@ -246,7 +221,7 @@ class Outbox:
 
     def sending_owners(self) -> set[str]:
         """Lease owners of rows now in `sending` (to spot leases held by dead processes)."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             return {o for o in conn.scalars(
                 sa.select(D.c.lease_owner).where(D.c.state == DeliveryState.SENDING.value)
                 .distinct()) if o}
@@ -271,10 +246,10 @@ class Outbox:
         )
         # A read first: an idle sender polls often, and on SQLite the claim's write
         # transaction takes the database's single write lock.
-        with self._read() as conn:
+        with self._db.read() as conn:
             if conn.scalar(sa.select(D.c.id).where(due).limit(1)) is None:
                 return []
-        with self._write() as conn:
+        with self._db.write() as conn:
             rows = conn.execute(
                 sa.select(D).where(due)
                 .order_by(D.c.next_attempt_at, D.c.call_ref, D.c.position).limit(limit)
@@ -338,7 +313,7 @@ class Outbox:
         return self._update_owned(claim, **values)
 
     def _update_owned(self, claim: Claim, **values: Any) -> bool:
-        with self._write() as conn:
+        with self._db.write() as conn:
             done = conn.execute(
                 D.update().where(
                     D.c.id == claim.delivery.id,
@@ -355,7 +330,7 @@ class Outbox:
             D.c.state.in_([DeliveryState.RETRYING.value, DeliveryState.FAILED.value]))
         if call_ref is not None:
             query = query.where(D.c.call_ref == call_ref)
-        with self._write() as conn:
+        with self._db.write() as conn:
             return int(conn.execute(
                 query.values(state=DeliveryState.RETRYING.value, next_attempt_at=now)
             ).rowcount)
@@ -375,7 +350,7 @@ class Outbox:
             return 0
         never_tried = D.c.attempts <= 1
         released = 0
-        with self._write() as conn:
+        with self._db.write() as conn:
             for owner, ids in by_owner.items():
                 released += int(conn.execute(
                     D.update().where(

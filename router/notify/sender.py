@@ -31,7 +31,7 @@ log = structlog.get_logger("router.notify.sender")
 
 
 class EventSink(Protocol):
-    """`router.location.store.Store.record_event(s)`'s shape."""
+    """`router.store.store.Store.record_event(s)`'s shape."""
 
     def record_event(self, account_id: str, type_: str, data: Mapping[str, Any], *,
                      sip_user: str | None = None, network: str | None = None,

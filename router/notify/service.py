@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from router.location.store import Store
 from router.notify.outbox import Outbox
 from router.notify.recorder import NotificationRecorder
 from router.notify.sender import RetryPolicy, Sender, SenderConfig
 from router.notify.smtp import SmtpSession, SmtpTarget
 from router.notify.spool import DEFAULT_SPOOL_DIR, Spool
 from router.settings import Settings
+from router.store.store import Store
 
 
 def outbox_for(settings: Settings, store: Store) -> Outbox:

@@ -20,7 +20,6 @@ period), hashed with it; the store's triggers refuse pruning its PIDF-LO body be
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -28,7 +27,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
-from router.location import schema
+from router.db import schema
+from router.db.transactions import Transactions
 from router.records.chain import LoggedHead, Verdict, link, verify
 from router.records.heads import HeadLog, head_fields, record_head
 from router.records.key import RecordKey, RecordKeyError
@@ -71,7 +71,7 @@ class ChainHeadRow:
 
 
 class StoreLike(Protocol):
-    """What the records need from `router.location.store.Store`."""
+    """What the records need from `router.store.store.Store`."""
 
     @property
     def engine(self) -> Engine: ...
@@ -95,7 +95,7 @@ class RecordStore:
     def __init__(self, store: StoreLike, key: RecordKey | None = None, *,
                  retention_days: int = DEFAULT_RETENTION_DAYS,
                  head_log: HeadLog | None = None) -> None:
-        self._engine = store.engine
+        self._db = Transactions(store.engine)
         self._key = key
         self._retention = timedelta(days=retention_days)
         self._head_log = head_log
@@ -105,29 +105,6 @@ class RecordStore:
             raise RecordKeyError("no records key: set E911_RECORDS_KEY or "
                                  "E911_RECORDS_KEY_FILE (docs/observability.md, the key)")
         return self._key
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn:
-            conn.execution_options(e911_write=True)  # SQLite: BEGIN IMMEDIATE
-            with conn.begin():
-                yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _snapshot(self) -> Iterator[Connection]:
-        """One read transaction that sees one snapshot across statements (SQLite's WAL readers
-        always do; PostgreSQL needs REPEATABLE READ): the head and every page of the chain as
-        of one moment, whatever other workers append meanwhile."""
-        with self._engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execution_options(isolation_level="REPEATABLE READ")
-            with conn.begin():
-                yield conn
 
     # -- writing ------------------------------------------------------------------------
 
@@ -148,7 +125,7 @@ class RecordStore:
             return []
         key = self._need_key()
         recorded_at = now or datetime.now(UTC)
-        with self._write() as conn:
+        with self._db.write() as conn:
             head = _head_row(conn.execute(_LOCK_HEAD).one())
             if head.key_id and head.key_id != key.key_id:
                 raise RecordKeyMismatch(
@@ -189,7 +166,7 @@ class RecordStore:
         database's clock alike (the triggers judge by the database's); their hashes stay.
         Returns how many."""
         when = now or datetime.now(UTC)
-        with self._write() as conn:
+        with self._db.write() as conn:
             return int(conn.execute(
                 R.update().where(R.c.pidf_lo.is_not(None), R.c.pidf_pruned_at.is_(None),
                                  R.c.retain_until <= when,
@@ -216,22 +193,22 @@ class RecordStore:
         return head.seq, head.hash
 
     def chain_head(self) -> ChainHeadRow:
-        with self._read() as conn:
+        with self._db.read() as conn:
             return _head_row(conn.execute(sa.select(*_HEAD_COLUMNS).where(HEAD.c.id == 1)).one())
 
     def count(self) -> int:
-        with self._read() as conn:
+        with self._db.read() as conn:
             return int(conn.scalar(sa.select(sa.func.count()).select_from(R)) or 0)
 
     def get(self, record_id: str) -> ChainedRecord | None:
-        with self._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(sa.select(R).where(R.c.id == record_id)).first()
         return _chained_from(row) if row is not None else None
 
     def iter_chain(self, *, batch: int = READ_BATCH) -> Iterator[ChainedRecord]:
         """Every record in `seq` order, read in batches (keyset pagination) from one
         snapshot."""
-        with self._snapshot() as conn:
+        with self._db.snapshot() as conn:
             yield from _pages(conn, batch)
 
     def between(self, start: datetime | None, end: datetime | None, *,
@@ -249,7 +226,7 @@ class RecordStore:
         query = query.order_by(R.c.invite_at, R.c.seq)
         if limit is not None:
             query = query.limit(limit)
-        with self._read() as conn:
+        with self._db.read() as conn:
             return [_chained_from(r) for r in conn.execute(query).all()]
 
     def verify(self, *, logged: Sequence[LoggedHead] = (), now: datetime | None = None
@@ -258,7 +235,7 @@ class RecordStore:
         (docs/observability.md, "Call records"). Raises `RecordKeyMismatch` when the chain is
         keyed with another key (every keyed record would fail: say so once)."""
         key = self._need_key()
-        with self._snapshot() as conn:
+        with self._db.snapshot() as conn:
             head = _head_row(conn.execute(sa.select(*_HEAD_COLUMNS).where(HEAD.c.id == 1)).one())
             if head.key_id and head.key_id != key.key_id:
                 raise RecordKeyMismatch(f"the record chain is keyed with key id {head.key_id}; "
@@ -281,7 +258,7 @@ class RecordStore:
         wanted = [cid for cid in sip_call_ids if cid]
         if not wanted:
             return found
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 sa.select(N.c.sip_call_id, D.c.recipient, D.c.state, D.c.attempts,
                           D.c.sent_at, D.c.possible_duplicate)
@@ -297,7 +274,7 @@ class RecordStore:
 
     def summary_since(self, since: datetime) -> dict[tuple[str, str], int]:
         """(call_class, outcome) -> records whose INVITE came at or after `since`."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 sa.select(R.c.call_class, R.c.outcome, sa.func.count())
                 .where(R.c.invite_at >= since).group_by(R.c.call_class, R.c.outcome)

@@ -15,7 +15,7 @@ import pytest
 
 from router.api import create_app
 from router.location.bindings import BindPrefixes
-from router.location.store import Store, open_store
+from router.store.store import Store, open_store
 from tests.api.harness import (
     ADMIN_TOKEN,
     FAST,

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import httpx
 
 from router.location.model import Located
-from router.location.store import Store
 from router.pidf import from_pidf, to_pidf
+from router.store.store import Store
 from tests.api.harness import UserClient, wss
 from tests.msag_prattville import prattville, prattville_msag
 from tests.pidf_check import validate_pidf

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from router.location.msag import parse_msag_csv
-from router.location.store import Store
+from router.store.store import Store
 from tests.api.harness import UserClient, wss
 
 ADDRESSES = "/v1/users/1001/emergency-addresses"

@@ -8,8 +8,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from router.location import schema
-from router.location.store import Store
+from router.db import schema
+from router.store.store import Store
 from tests.api.harness import ADMIN_TOKEN, OTHER_ADMIN_TOKEN, ApiServer, UserClient, client, wss
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import httpx
 
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import Store
 from router.notify.model import EmergencyCallNotice
 from router.notify.outbox import Outbox
+from router.store.store import Store
 from tests.api.harness import UserClient
 
 PLACED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from router.location.model import DEFAULT_ACCOUNT_ID, Unlocated, UnlocatedReason
-from router.location.store import Store, open_store
 from router.location.view import LocationView
+from router.store.store import Store, open_store
 from tests.api.harness import UserClient, wss
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import Store
+from router.store.store import Store
 from tests.api.harness import UserClient, assert_error_shape, wss
 from tests.api.test_events import Stream, stream
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.api.test_command import free_port, start_api
 from tests.store.test_msag_refusals import SAMPLE
 from tests.unit.test_config_secrets import (

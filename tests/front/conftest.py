@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference, ValidatedAddress
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.scenarios.conftest import (
     ACCOUNT_CALLBACK,
     LOCATED_USER,

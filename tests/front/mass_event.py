@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference, ValidatedAddress
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.front.conftest import OFFICE
 from tests.front.harness import RouterRun, running_router
 from tests.pidf_check import InviteExpectation, assert_emergency_invite

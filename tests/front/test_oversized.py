@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from router.location import schema
+from router.db import schema
 from tests.front.conftest import (
     OFFICE,
     PBX_PHONE_CALLBACK,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.front.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, requires_kamailio
 from tests.front.harness import RouterRun, running_router
 from tests.pidf_check import InviteExpectation, assert_emergency_invite

@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from router.location.store import make_engine, open_store
+from router.db.engine import make_engine
+from router.store.store import open_store
 from tests.notify.support import free_port, with_contacts
 
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from router.location.store import Store
 from router.notify.model import EmergencyCallNotice, new_call_ref
 from router.notify.outbox import Outbox
 from router.notify.sender import RetryPolicy, Sender, SenderConfig, ServerBackoff
 from router.notify.smtp import SmtpSession, SmtpTarget
+from router.store.store import Store
 
 SENDER = "e911@router.example"
 CONTACTS = ("ops@example.com", "security@example.com")

@@ -10,10 +10,10 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 from structlog.testing import capture_logs
 
-from router.location.store import Store
 from router.notify.model import DeliveryState
 from router.notify.outbox import Outbox
 from router.notify.sender import RetryPolicy, ServerBackoff
+from router.store.store import Store
 from tests.notify.support import (
     CONTACTS,
     SENDER,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from router.location.store import Store
 from router.notify.outbox import Outbox
+from router.store.store import Store
 from tests.notify.processes import REPO, spawn_sender
 from tests.notify.support import CONTACTS, free_port, notice, with_contacts
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from router.location.store import Store
 from router.notify.outbox import Outbox
+from router.store.store import Store
 from tests.notify.support import SmtpServer, make_sender, notice, with_contacts
 
 

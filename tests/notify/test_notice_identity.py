@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
-from router.location.store import Store, open_store
 from router.location.view import LocationView
 from router.notify.hook import notice_from_route
 from router.notify.model import EmergencyCallNotice
@@ -22,6 +21,7 @@ from router.settings import load_settings
 from router.sip.inbound import parse_invite
 from router.sip.requests import build_request
 from router.sip.route import CallRouter, Routed
+from router.store.store import Store, open_store
 from tests.pidf_check import parse_sip_message
 from tests.store.conftest import validated
 

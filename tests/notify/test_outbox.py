@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from router.location.store import Store
 from router.notify.model import CallNotifications, Claim, DeliveryState, new_call_ref
 from router.notify.outbox import Outbox, owner_process
 from router.notify.sender import RetryPolicy
 from router.processes import process_gone
+from router.store.store import Store
 from tests.notify.storage import CommittedWrites
 from tests.notify.support import CONTACTS, notice, with_contacts
 

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 
-from router.location import schema
+from router.db import schema
 from router.location.civic import CivicAddress
 from router.location.model import (
     DEFAULT_ACCOUNT_ID,
@@ -21,7 +21,6 @@ from router.location.model import (
     CallbackPreference,
     ValidatedAddress,
 )
-from router.location.store import Store
 from router.location.view import LocationView
 from router.metrics import REGISTRY
 from router.notify.model import CountedState, EmergencyCallNotice
@@ -32,6 +31,7 @@ from router.plan import RoutingPolicy
 from router.settings import load_settings
 from router.sip.inbound import parse_invite
 from router.sip.route import CallRouter, Routed
+from router.store.store import Store
 from tests.notify.storage import CommittedWrites, EngineOnly, flaky_store, on_insert
 from tests.notify.support import (
     CONTACTS,

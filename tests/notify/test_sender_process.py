@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from router.location.store import Store
 from router.notify.model import Delivery, DeliveryState
 from router.notify.outbox import Outbox
+from router.store.store import Store
 from tests.notify.processes import SenderProcess, spawn_sender
 from tests.notify.support import SmtpServer, notice, with_contacts
 

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from router.location.store import Store
 from router.metrics import REGISTRY
 from router.notify.model import Claim, DeliveryState
 from router.notify.outbox import Outbox
@@ -29,6 +28,7 @@ from router.notify.sender import (
     equal_jitter,
 )
 from router.notify.smtp import SmtpSession, SmtpTarget
+from router.store.store import Store
 from tests.notify.support import SENDER, Handler, SmtpServer, notice, with_contacts
 
 LEASE = timedelta(minutes=10)

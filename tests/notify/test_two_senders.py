@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from router.location import schema
-from router.location.store import Store, open_store
+from router.db import schema
 from router.notify.model import DeliveryState
 from router.notify.outbox import Outbox
 from router.notify.sender import Sender, SenderConfig
 from router.notify.smtp import SmtpSession, SmtpTarget
+from router.store.store import Store, open_store
 from tests.notify.support import CONTACTS, FAST_RETRY, SENDER, SmtpServer, notice, with_contacts
 
 pytestmark = pytest.mark.postgres

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from router.location.store import Store
 from router.records.heads import HeadLog
 from router.records.key import RecordKey
 from router.records.store import RecordStore, StoreLike
+from router.store.store import Store
 
 KEY_TEXT = "test-records-key-0123456789abcdef0123456789abcdef"
 KEY = RecordKey(KEY_TEXT.encode(), "E911_RECORDS_KEY")

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 
-from router.location.store import Store, open_store
 from router.metrics import REGISTRY
 from router.records.chain import GENESIS, link
 from router.records.model import CallRecord, ChainedRecord
 from router.records.writer import BATCH_LIMIT, RecordSpool, RecordWriter
+from router.store.store import Store, open_store
 from tests.notify.storage import CommittedWrites, Flaky, flaky_store, on_insert
 from tests.observe.conftest import record
 from tests.observe.keyed import KEY, keyed

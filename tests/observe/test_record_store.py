@@ -15,14 +15,15 @@ import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 
-from router.location import migrations, schema
+from router.db import migrations, schema
+from router.db.engine import make_engine
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import Store, make_engine, open_store
 from router.records.chain import GENESIS, LEGACY_VERSION, Verdict, document, legacy_hash
 from router.records.heads import HeadLog
 from router.records.key import RecordKeyError
 from router.records.model import ChainedRecord, pidf_sha256, record_from_outcome
 from router.records.store import RecordKeyMismatch, RecordStore, _row_of
+from router.store.store import Store, open_store
 from tests.observe.conftest import PIDF, outcome, record
 from tests.observe.keyed import (
     KEY,

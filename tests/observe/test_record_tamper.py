@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from router.location.store import open_store
 from router.records.chain import keyed_hash, legacy_hash
 from router.records.heads import HEAD_EVENT
 from router.records.model import ChainedRecord, pidf_sha256
+from router.store.store import open_store
 from tests.observe.conftest import PIDF, record
 from tests.observe.keyed import KEY, KEY_TEXT, PRUNE_NOW, assert_prune_refused, keyed, triggers_off
 

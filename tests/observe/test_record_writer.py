@@ -9,12 +9,12 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from router.location.store import Store, open_store
 from router.metrics import REGISTRY
 from router.records.heads import HeadLog
 from router.records.model import CallRecord, pidf_sha256
 from router.records.store import RecordStore
 from router.records.writer import RecordSpool, RecordWriter, record_from_json, record_to_json
+from router.store.store import Store, open_store
 from tests.observe.conftest import PIDF, record
 from tests.observe.keyed import KEY, OTHER_KEY, keyed
 

@@ -11,8 +11,8 @@ import pytest
 from router.api import create_app
 from router.api import records as records_api
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import Store, open_store
 from router.records.model import pidf_sha256
+from router.store.store import Store, open_store
 from tests.api.harness import ADMIN_TOKEN, FAST, ApiServer, api_settings, client, serve
 from tests.observe.conftest import CALLBACK, PIDF, record
 from tests.observe.keyed import KEY_TEXT, keyed

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from router.location.store import open_store
 from router.records.model import pidf_sha256
+from router.store.store import open_store
 from tests.observe.conftest import CALLBACK, PIDF, record
 from tests.observe.keyed import KEY_TEXT, keyed
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.front.conftest import PBX_PHONE_USER, front_store_url
 
 __all__ = ["chain_store_url", "front_store_url"]

@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import open_store
 from router.notify.model import DeliveryState
 from router.notify.outbox import Outbox
+from router.store.store import open_store
 from tests.front.conftest import requires_kamailio
 from tests.front.harness import RouterRun, running_router
 from tests.notify.support import SmtpServer

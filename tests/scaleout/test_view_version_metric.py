@@ -20,7 +20,7 @@ from router.supervisor import ChildStatus
 WORKER = """
 import os, sys
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import open_store
+from router.store.store import open_store
 from router.location.view import LocationView
 store = open_store(sys.argv[1])
 store.upsert_user(DEFAULT_ACCOUNT_ID, "1001", display_name="Ada")

@@ -10,7 +10,7 @@ import pytest
 
 from router.location.civic import CivicAddress
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference, ValidatedAddress
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.scenarios.harness import PROMPTS, WorkerProcess, free_port, start_worker
 
 LOCATED_USER = "1001"

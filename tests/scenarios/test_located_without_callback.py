@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.conftest import LOCATED_USER, OFFICE, WorkerFactory
 from tests.scenarios.harness import run_uac, uas_trunks

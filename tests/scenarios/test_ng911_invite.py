@@ -9,7 +9,7 @@ import pytest
 
 from router.emergency_invite import SOS_SERVICE_URN
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.scenarios.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, WorkerFactory
 from tests.scenarios.harness import run_uac, uas_trunks

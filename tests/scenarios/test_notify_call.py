@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.notify.processes import spawn_sender
 from tests.notify.support import SmtpServer
 from tests.scenarios.conftest import USER_CALLBACK, WorkerFactory

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback
-from router.location.store import Store, open_store
+from router.store.store import Store, open_store
 from tests.notify.processes import spawn_sender
 from tests.notify.support import SmtpServer
 from tests.pidf_check import parse_sip_message

@@ -14,7 +14,8 @@ import pytest
 from router.location.bindings import BindPrefixes
 from router.location.civic import CivicAddress
 from router.location.model import ValidatedAddress
-from router.location.store import DEFAULT_NETWORK_EVENT_WINDOW, Store, open_store
+from router.store.base import DEFAULT_NETWORK_EVENT_WINDOW
+from router.store.store import Store, open_store
 
 
 class StoreOpener:

@@ -12,13 +12,8 @@ from router.location.model import (
     CallbackPreference,
     ValidatedAddress,
 )
-from router.location.store import (
-    Conflict,
-    EnableRefused,
-    InvalidValue,
-    NotFound,
-    Store,
-)
+from router.store.errors import Conflict, EnableRefused, InvalidValue, NotFound
+from router.store.store import Store
 
 CALLBACK = Callback(display_name="Acme HQ", number="+14065550100", language="en")
 

@@ -9,7 +9,8 @@ import pytest
 
 from router.location.civic import AddressInput
 from router.location.model import DEFAULT_ACCOUNT_ID, ValidatedAddress
-from router.location.store import InvalidValue, NotFound, Store
+from router.store.errors import InvalidValue, NotFound
+from router.store.store import Store
 
 ACCT = DEFAULT_ACCOUNT_ID
 

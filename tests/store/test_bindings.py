@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from router.location import schema
+from router.db import schema
 from router.location.bindings import (
     BindPrefixes,
     address_hex,
@@ -26,7 +26,8 @@ from router.location.model import (
     UnlocatedReason,
     ValidatedAddress,
 )
-from router.location.store import Conflict, InvalidValue, NotFound, Store
+from router.store.errors import Conflict, InvalidValue, NotFound
+from router.store.store import Store
 
 ACCT = DEFAULT_ACCOUNT_ID
 HOME_IP = "198.51.100.20"

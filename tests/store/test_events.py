@@ -16,7 +16,7 @@ from router.location.model import (
     NewEvent,
     ValidatedAddress,
 )
-from router.location.store import Store
+from router.store.store import Store
 
 ACCT = DEFAULT_ACCOUNT_ID
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

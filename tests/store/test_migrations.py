@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from router.location import migrations, schema
+from router.db import migrations, schema
+from router.db.engine import make_engine
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.msag import MsagRow
-from router.location.store import Store, make_engine, open_store
+from router.store.store import Store, open_store
 
 
 def test_migrate_twice_applies_nothing_the_second_time(store: Store) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from router.location.msag import MsagImport, MsagIssue, MsagRow, parse_msag_csv
-from router.location.store import InvalidValue, MsagRejected, Store
+from router.store.errors import InvalidValue, MsagRejected
+from router.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_NAME = "msag_sample_mt_30059.csv"

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from router.location.model import MsagVersion
 from router.location.msag import MsagImport, parse_msag_csv
-from router.location.store import InvalidValue, MsagVersion, Store
+from router.store.errors import InvalidValue
+from router.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "config" / "msag" / "msag_sample_mt_30059.csv"

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from router.location import schema
+from router.db import schema
 from router.location.model import DEFAULT_ACCOUNT_ID, Event, Located, ValidatedAddress
-from router.location.store import Store
+from router.store.store import Store
 
 ACCT = DEFAULT_ACCOUNT_ID
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ from router.location.model import (
     UnlocatedReason,
     ValidatedAddress,
 )
-from router.location.store import Store
 from router.location.view import LocationView
+from router.store.store import Store
 
 ACCT = DEFAULT_ACCOUNT_ID
 HOME_IP = "198.51.100.20"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from router.cli import main
-from router.location.store import open_store
+from router.store.store import open_store
 
 MSAG_DIR = Path(__file__).resolve().parents[2] / "config" / "msag"
 SAMPLE = str(MSAG_DIR / "msag_sample_mt_30059.csv")

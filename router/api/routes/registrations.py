@@ -32,8 +32,8 @@ from router.location.registrations import (
     RegState,
     parse_reginfo,
 )
-from router.location.store import Store
 from router.sip.inbound import parse_name_addr
+from router.store.store import Store
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 

@@ -24,7 +24,7 @@ from router.api.models import (
     user_out,
 )
 from router.location.model import CallbackPreference
-from router.location.store import NotFound
+from router.store.errors import NotFound
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from router.location.store import open_store
+from router.store.store import open_store
 from tests.observe.calls.conftest import Router
 from tests.scenarios.harness import wait_until
 

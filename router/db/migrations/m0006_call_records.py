@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from router.location.schema import UtcDateTime, json_type
+from router.db.schema import UtcDateTime, json_type
 
 _v6 = sa.MetaData()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from router.location.schema import UtcDateTime
+from router.db.schema import UtcDateTime
 
 _v5 = sa.MetaData()
 

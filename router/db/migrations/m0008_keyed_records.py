@@ -27,7 +27,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from router.location.schema import UtcDateTime
+from router.db.schema import UtcDateTime
 
 LEGACY_RETENTION = timedelta(days=2555)
 

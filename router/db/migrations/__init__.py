@@ -27,7 +27,7 @@ from types import ModuleType
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from router.location.schema import schema_migrations
+from router.db.schema import schema_migrations
 
 _NAME = re.compile(r"^m(\d{4})_([a-z0-9_]+)$")
 _PG_LOCK_KEY = 0x45393131  # "E911": one advisory lock id for every migrating process

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from router.location.schema import UtcDateTime, json_type, serial_type
+from router.db.schema import UtcDateTime, json_type, serial_type
 
 _v1 = sa.MetaData()
 

@@ -2,7 +2,7 @@
 shared by both engines.
 
 This module describes the *current* schema; the database gets there through the numbered
-steps in `router/location/migrations/`. A migration never imports these tables (a later change
+steps in `router/db/migrations/`. A migration never imports these tables (a later change
 here must not rewrite history); `tests/store/test_migrations.py` checks that migrating an empty
 database gives exactly these tables and columns.
 """
