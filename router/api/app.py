@@ -40,8 +40,8 @@ from router.api.routes import (
     registrations,
     users,
 )
-from router.api.webhook import Backoff, WebhookSender
 from router.location.store import Store
+from router.notify.webhook import Backoff, WebhookSender
 from router.settings import Settings
 
 log = structlog.get_logger(__name__)

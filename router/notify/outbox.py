@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 import structlog
@@ -34,10 +34,8 @@ from router.notify.model import (
     Delivery,
     DeliveryState,
     EmergencyCallNotice,
+    EventSink,
 )
-
-if TYPE_CHECKING:
-    from router.notify.sender import EventSink
 
 log = structlog.get_logger("router.notify.outbox")
 

@@ -19,8 +19,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from router.callref import new_call_ref
 from router.location.store import Store
-from router.notify.model import EmergencyCallNotice, new_call_ref
+from router.notify.model import EmergencyCallNotice
 from router.notify.outbox import Outbox
 from router.notify.sender import RetryPolicy, Sender, SenderConfig, ServerBackoff
 from router.notify.smtp import SmtpSession, SmtpTarget
