@@ -40,7 +40,7 @@ from router.api.routes import (
     registrations,
     users,
 )
-from router.api.webhook import Backoff, WebhookSender
+from router.notify.webhook import Backoff, WebhookSender
 from router.settings import Settings
 from router.store.store import Store
 

@@ -20,7 +20,6 @@ from router.location.civic import AddressInput, CivicAddress
 from router.location.model import (
     Account,
     Binding,
-    Event,
     Located,
     Location,
     Network,
@@ -347,9 +346,3 @@ def location_out(ip: str, location: Location) -> LocationOut:
     return LocationOut(ip=ip, located=False, source=None, reason=location.reason.value,
                        address_id=None, network=None, network_id=None, address=None)
 
-
-def event_json(event: Event) -> dict[str, Any]:
-    """One event as the SSE stream and the webhook carry it."""
-    return {"id": event.id, "seq": event.seq, "type": event.type,
-            "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
-            "account": event.account_id, "user": event.sip_user, "data": event.data}

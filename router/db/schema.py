@@ -350,7 +350,7 @@ webhook_cursors = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
-"""0005: the last event delivered to each webhook URL (router/api/webhook.py)."""
+"""0005: the last event delivered to each webhook URL (router/notify/webhook.py)."""
 
 # --- call records (migration 0006; router/records, docs/observability.md) -------------------
 # Append-only and hash-chained (keyed from 0008); triggers refuse UPDATE (except pruning the

@@ -192,6 +192,12 @@ class Event:
     data: dict[str, object]
     created_at: datetime
 
+    def wire(self) -> dict[str, object]:
+        """The event as the SSE stream and the webhook carry it (docs/api.md, "Events")."""
+        return {"id": self.id, "seq": self.seq, "type": self.type,
+                "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+                "account": self.account_id, "user": self.sip_user, "data": self.data}
+
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:

@@ -5,14 +5,27 @@ recipient) and their states. Pure: no I/O.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-# The worker makes each call's reference (router.callref); re-exported for older imports.
-from router.callref import new_call_ref as new_call_ref
+from router.location.model import NewEvent
 from router.notify.message import CallNotice
+
+
+class EventSink(Protocol):
+    """Where the outbox and the sender record the public events they cause (`notification.*`):
+    the store's `record_event(s)`. A protocol, so the outbox and the sender need not know the
+    store, nor each other."""
+
+    def record_event(self, account_id: str, type_: str, data: Mapping[str, Any], *,
+                     sip_user: str | None = None, network: str | None = None,
+                     now: datetime | None = None) -> Any: ...
+
+    def record_events(self, events: Sequence[NewEvent], *,
+                      now: datetime | None = None) -> Any: ...
 
 
 class DeliveryState(StrEnum):

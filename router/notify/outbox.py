@@ -16,7 +16,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 import structlog
@@ -32,10 +32,8 @@ from router.notify.model import (
     Delivery,
     DeliveryState,
     EmergencyCallNotice,
+    EventSink,
 )
-
-if TYPE_CHECKING:
-    from router.notify.sender import EventSink
 
 log = structlog.get_logger("router.notify.outbox")
 

@@ -11,34 +11,22 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
-from router.location.model import NewEvent
 from router.metrics import NOTIFICATION_OLDEST_PENDING_SECONDS, NOTIFICATIONS
 from router.notify.message import build_email
-from router.notify.model import Claim, CountedState
+from router.notify.model import Claim, CountedState, EventSink
 from router.notify.outbox import Outbox, new_owner, owner_process
 from router.notify.smtp import LeaseLost, SendError, SmtpSession, SmtpUnavailable
 from router.processes import process_gone
 
 log = structlog.get_logger("router.notify.sender")
-
-
-class EventSink(Protocol):
-    """`router.store.store.Store.record_event(s)`'s shape."""
-
-    def record_event(self, account_id: str, type_: str, data: Mapping[str, Any], *,
-                     sip_user: str | None = None, network: str | None = None,
-                     now: datetime | None = None) -> Any: ...
-
-    def record_events(self, events: Sequence[NewEvent], *,
-                      now: datetime | None = None) -> Any: ...
 
 
 def equal_jitter(first_seconds: float, max_seconds: float, n: int, rand: float) -> float:

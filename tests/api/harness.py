@@ -18,8 +18,8 @@ import uvicorn
 
 from router.api import ApiOptions
 from router.api.server import JsonErrorH11Protocol
-from router.api.webhook import Backoff
 from router.location.msag import MsagImport, parse_msag_files
+from router.notify.webhook import Backoff
 from router.settings import Settings, load_settings
 
 MSAG_DIR = Path(__file__).resolve().parents[2] / "config" / "msag"

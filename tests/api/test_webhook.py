@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from router.api import create_app
-from router.api.webhook import Backoff, WebhookSender, signature, verify_signature
 from router.location.model import DEFAULT_ACCOUNT_ID
+from router.notify.webhook import Backoff, WebhookSender, signature, verify_signature
 from router.store.store import Store
 from tests.api.harness import FAST, api_settings, serve
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from router.notify.model import EmergencyCallNotice, new_call_ref
+from router.callref import new_call_ref
+from router.notify.model import EmergencyCallNotice
 from router.notify.outbox import Outbox
 from router.notify.sender import RetryPolicy, Sender, SenderConfig, ServerBackoff
 from router.notify.smtp import SmtpSession, SmtpTarget

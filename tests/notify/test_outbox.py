@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from router.notify.model import CallNotifications, Claim, DeliveryState, new_call_ref
+from router.callref import new_call_ref
+from router.notify.model import CallNotifications, Claim, DeliveryState
 from router.notify.outbox import Outbox, owner_process
 from router.notify.sender import RetryPolicy
 from router.processes import process_gone

@@ -28,9 +28,8 @@ from fastapi.responses import StreamingResponse
 from router.api.auth import Principal
 from router.api.deps import Caller, Deps, Services
 from router.api.errors import ApiError, ErrorType, FieldError, error_responses
-from router.api.feed import PUBLIC_EVENT_TYPES, latest_seq
-from router.api.models import event_json
 from router.location.model import Event
+from router.store.feed import PUBLIC_EVENT_TYPES, latest_seq
 
 log = structlog.get_logger(__name__)
 
@@ -109,7 +108,7 @@ async def _stream(request: Request, who: Principal, s: Services, after: int,
             batch = await anyio.to_thread.run_sync(_next_batch, s, who, after, types)
             for event in batch:
                 after = event.seq
-                yield _frame(event.seq, event.type, json.dumps(event_json(event)))
+                yield _frame(event.seq, event.type, json.dumps(event.wire()))
             if batch:
                 last_write = time.monotonic()
                 continue

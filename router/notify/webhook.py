@@ -39,11 +39,10 @@ import sqlalchemy as sa
 import structlog
 
 from router import __version__
-from router.api.feed import events_after, latest_seq
-from router.api.models import event_json
 from router.db import schema
 from router.db.transactions import Transactions
 from router.location.model import Event
+from router.store.feed import events_after, latest_seq
 from router.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -180,7 +179,7 @@ class WebhookSender:
     def deliver(self, event: Event) -> bool:
         """POST one event until it is accepted or the tries run out; False only when
         stopping interrupted it."""
-        body = json.dumps(event_json(event), separators=(",", ":")).encode()
+        body = json.dumps(event.wire(), separators=(",", ":")).encode()
         delays = self._backoff.delays()
         attempt = 0
         while True:

@@ -1,4 +1,5 @@
-"""The event feed the SSE stream and the webhook sender read: stored events, by sequence.
+"""The event feed the SSE stream (router/api) and the webhook sender (router/notify) read:
+stored events, by sequence.
 
 Events are rows of the store's `events` table, written by whoever observed them (the
 location view writes `network.changed`, the call path `emergency_call.started`, the
