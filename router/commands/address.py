@@ -22,7 +22,8 @@ from router.location.civic import AddressInput
 from router.location.msag import MsagIndex, parse_msag_files
 from router.location.validate import validate_address
 from router.observe import configure_logging
-from router.settings import SettingsError, load_settings_from_environment
+from router.settings import load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 EXIT_VALID = 0
 EXIT_INVALID = 1

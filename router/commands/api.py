@@ -39,7 +39,8 @@ def _api_command(args: argparse.Namespace) -> int:
     from router.location.bindings import BindPrefixes
     from router.location.store import open_store
     from router.observe import configure_logging
-    from router.settings import SettingsError, load_settings_from_environment
+    from router.settings import load_settings_from_environment
+    from router.settings_parsers import SettingsError
 
     try:
         settings = load_settings_from_environment(args.env_file)

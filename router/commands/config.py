@@ -10,13 +10,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from router.settings import (
-    Settings,
-    SettingsError,
-    is_secret_variable,
-    load_settings_from_environment,
-    redact_url,
-)
+from router.redaction import is_secret_variable, redact_url
+from router.settings import Settings, load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -27,7 +27,8 @@ from router.location.model import (
 from router.location.msag import MsagIndex, parse_msag_files
 from router.location.store import Store, open_store
 from router.location.validate import validate_address
-from router.settings import SettingsError, load_settings_from_environment
+from router.settings import load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 DEMO_IP = "127.0.0.1"
 COMPANY = AddressInput(country="US", house_number="101", street="E Main St",

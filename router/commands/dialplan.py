@@ -12,7 +12,8 @@ import json
 import sys
 
 from dialplan import DialPlanConfig, DialPlanParseError, classify
-from router.settings import SettingsError, load_settings_from_environment
+from router.settings import load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 EXIT_OK = 0
 EXIT_USAGE = 2

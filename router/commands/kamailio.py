@@ -15,12 +15,8 @@ from pathlib import Path
 
 from router.kamailio.front import FrontConfig, front_config
 from router.kamailio.render import check, render, write
-from router.settings import (
-    KAMAILIO_CTL_SOCKET_NAME,
-    Settings,
-    SettingsError,
-    load_settings_from_environment,
-)
+from router.settings import KAMAILIO_CTL_SOCKET_NAME, Settings, load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 EXIT_CONFIG = 2
 

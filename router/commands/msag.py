@@ -19,7 +19,8 @@ from typing import Any
 
 from router.location.msag import MsagImport, parse_msag_files
 from router.observe import configure_logging
-from router.settings import SettingsError, load_settings_from_environment
+from router.settings import load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 EXIT_OK = 0
 EXIT_ERRORS = 1

@@ -31,7 +31,8 @@ from router.notify.sender import RetryPolicy
 from router.notify.service import outbox_for, sender_for
 from router.notify.spool import DEFAULT_SPOOL_DIR, Spool
 from router.observe import configure_logging
-from router.settings import Settings, SettingsError, load_settings_from_environment
+from router.settings import Settings, load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from dialplan import DEFAULT_CONFIG, DialPlanConfig
 from dialplan.pbxlint import LintReport, lint_asterisk, lint_freeswitch
-from router.settings import SettingsError, load_settings_from_environment
+from router.settings import load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from router.settings import Settings, SettingsError, load_settings_from_environment
+from router.settings import Settings, load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 if TYPE_CHECKING:
     from router.location.store import Store

@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from router.commands.kamailio import ctl_socket, kamailio_binary, kamcmd_binary, prepare
+from router.deploy import Front
 from router.kamailio.announce import front_announces
 from router.kamailio.front import FrontConfig, front_peers, local_workers
 from router.observe import configure_logging
-from router.settings import Front, HostPort, Settings, SettingsError, load_settings_from_environment
+from router.settings import Settings, load_settings_from_environment
+from router.settings_parsers import HostPort, SettingsError
 from router.supervisor import ChildKind, ChildSpec, PortTaken, Supervisor, check_port_free
 
 if TYPE_CHECKING:

@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from router.kamailio.stats import ANNOUNCE_RESULTS
-from router.settings import SettingsError, load_settings_from_environment
+from router.settings import load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 EXIT_OK = 0
 EXIT_ATTENTION = 1

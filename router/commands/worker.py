@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import structlog
 
 from router.location.view import LocationView
-from router.settings import Settings, SettingsError, load_settings_from_environment
+from router.settings import Settings, load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 if TYPE_CHECKING:
     from router.records.key import RecordKey

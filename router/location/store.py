@@ -73,7 +73,7 @@ from router.location.model import (
     ValidatedAddress,
 )
 from router.location.msag import MsagImport, MsagRow
-from router.settings import redact_url
+from router.redaction import redact_url
 
 log = structlog.get_logger(__name__)
 
