@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from router.commands._common import open_settings_store
 from router.location.civic import AddressInput
 from router.location.msag import MsagIndex, parse_msag_files
 from router.location.validate import validate_address
@@ -95,10 +96,7 @@ def load_index(msag_files: Sequence[str], env_file: str | None = None) -> Loaded
     configure_logging(settings.log_level, settings.log_format.value)  # stdout is the JSON
     reason = ""
     try:
-        # Imported here so `--msag` runs do not load SQLAlchemy and the drivers.
-        from router.location.store import open_store
-
-        store = open_store(settings.database_url, migrate=False)
+        store = open_settings_store(settings, migrate=False)
         try:
             rows = store.load_msag_rows()
         finally:
