@@ -7,15 +7,17 @@ line naming the variable (`SettingsError`). Nothing else in the project reads `o
 Each field of `Settings` declares its variable, its default (as the text a user would write)
 and its parser, followed by its doc: `sip_listen: HostPort = setting("E911_SIP_LISTEN",
 "127.0.0.1:5060", parse_host_port)`. The fields are grouped in sections (SIP ingress, dial plan,
-trunks, call handling, store, API, notifications, front, records, logging); `VARIABLES` is
-derived from them, in their order. The parsers are in router/settings_parsers.py, what may be
+trunks, call handling, store, API and metrics, notifications, language and prompts, workers and
+the front, call records, logging); `VARIABLES` is derived from them, in their order, which is
+also the order `config show` prints. The parsers are in router/settings_parsers.py, what may be
 printed of a value in router/redaction.py.
 
-Our own reader rather than pydantic-settings (issue 15): pydantic-settings would decode tuple
-fields as JSON, report every bad field at once in its own wording, refuse an unknown variable
-without "did you mean", and need its sources re-ordered for `.env` under the environment, each
-to be undone to keep the one-line `SettingsError`s, the redaction of values in them and the
-defaults operators already rely on; the reader here is one loop over the fields.
+Our own reader rather than pydantic-settings (issue 15): pydantic-settings (a new dependency)
+decodes tuple fields as JSON, reports every bad field at once in a multi-line ValidationError
+that quotes the input, ignores an unknown E911_* variable in the environment, and skips a
+missing env file silently. Each would have to be undone, field by field, to keep the one-line
+`SettingsError` naming the variable with its value redacted, the "did you mean" refusal and
+the E911_ENV_FILE check; the reader here is one loop over the fields.
 
 `config/example.env` documents every variable; a test keeps the two in step.
 """
