@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"e911-router {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if module.name.startswith("_"):  # shared helpers (commands/_common.py), not a group
+            continue
         importlib.import_module(f"router.commands.{module.name}").register(sub)
     return parser
 

@@ -23,8 +23,10 @@ from enum import Enum
 
 from dialplan import CallClass, Dialed
 from router import sipsafe
+from router.call.modes import AnnounceMode, NormalCallMode
+from router.language import Language
 from router.location.model import CallerContext, Located, Unlocated
-from router.settings import AnnounceMode, Language, NormalCallMode, Settings
+from router.settings import Settings
 
 EMERGENCY_USER = "911"
 TEST_USER = "933"

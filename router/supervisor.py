@@ -39,7 +39,7 @@ from enum import StrEnum
 import structlog
 
 from router.metrics import WORKER_RESTARTS
-from router.settings import HostPort
+from router.settings_parsers import HostPort
 
 log = structlog.get_logger("router.supervisor")
 

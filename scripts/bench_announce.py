@@ -51,7 +51,7 @@ from router.kamailio.rtpengine import (
     rtpengine_child,
     write_conf,
 )
-from router.settings import HostPort
+from router.settings_parsers import HostPort
 
 ROOT = loadlib.ROOT
 PROMPTS = ROOT / "config" / "prompts"

@@ -398,7 +398,7 @@ def start_router(workdir: Path, trunks_: Trunks, *, workers: int,
         if proc.poll() is not None:
             raise LoadError(f"router exited {proc.returncode}: "
                             + log_file.read_text(errors="replace")[-2000:])
-        from router.settings import HostPort
+        from router.settings_parsers import HostPort
         from router.supervisor import sip_options_ok
 
         wait_for(lambda: sip_options_ok(HostPort("127.0.0.1", sip_port)), 30, "the front")
@@ -438,7 +438,7 @@ def start_kamailio_proxy(workdir: Path, trunks_: Trunks) -> System:
                                  "16", "-Y", str(workdir)], stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=out, start_new_session=True)
     system = System("kamailio-proxy", port, proc, log_file)
-    from router.settings import HostPort
+    from router.settings_parsers import HostPort
     from router.supervisor import sip_options_ok
 
     wait_for(lambda: sip_options_ok(HostPort("127.0.0.1", port)), 20, "the Kamailio proxy")

@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from router.commands._common import open_settings_store
 from router.location.civic import AddressInput
 from router.location.msag import MsagIndex, parse_msag_files
 from router.location.validate import validate_address
 from router.observe import configure_logging
-from router.settings import SettingsError, load_settings_from_environment
+from router.settings import load_settings_from_environment
+from router.settings_parsers import SettingsError
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -94,10 +96,7 @@ def load_index(msag_files: Sequence[str], env_file: str | None = None) -> Loaded
     configure_logging(settings.log_level, settings.log_format.value)  # stdout is the JSON
     reason = ""
     try:
-        # Imported here so `--msag` runs do not load SQLAlchemy and the drivers.
-        from router.store.store import open_store
-
-        store = open_store(settings.database_url, migrate=False)
+        store = open_settings_store(settings, migrate=False)
         try:
             rows = store.load_msag_rows()
         finally:

@@ -13,7 +13,8 @@ Exit code 2: bad configuration (one line on stderr).
 from __future__ import annotations
 
 import argparse
-import sys
+
+from router.commands._common import load_settings_or_none, open_settings_store
 
 EXIT_CONFIG = 2
 GRACEFUL_SHUTDOWN_SECONDS = 5
@@ -36,24 +37,15 @@ def _api_command(args: argparse.Namespace) -> int:
 
     from router.api import create_app
     from router.api.server import JsonErrorH11Protocol
-    from router.location.bindings import BindPrefixes
-    from router.observe import configure_logging
-    from router.settings import SettingsError, load_settings_from_environment
-    from router.store.store import open_store
 
-    try:
-        settings = load_settings_from_environment(args.env_file)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = load_settings_or_none(args.env_file, configure_logs=True)
+    if settings is None:
         return EXIT_CONFIG
-    configure_logging(settings.log_level, settings.log_format.value)
     log = structlog.get_logger("router.commands.api")
     if not settings.admin_tokens:
         log.warning("e911.api.no_admin_tokens",
                     hint="set E911_ADMIN_TOKENS; without one nobody can issue user tokens")
-    store = open_store(settings.database_url,
-                       bind_prefixes=BindPrefixes(settings.bind_prefix_v4,
-                                                  settings.bind_prefix_v6))
+    store = open_settings_store(settings)
     try:
         app = create_app(settings, store)
         trusted = args.forwarded_allow_ips.strip()

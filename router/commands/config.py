@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from router.settings import (
-    Settings,
-    SettingsError,
-    is_secret_variable,
-    load_settings_from_environment,
-    redact_url,
-)
+from router.commands._common import load_settings_or_none
+from router.redaction import is_secret_variable, redact_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,17 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     show.set_defaults(handler=_show)
 
 
-def load_or_exit(env_file: str | None) -> Settings | None:
-    """Load settings; on error print the one-line reason to stderr and return None."""
-    try:
-        return load_settings_from_environment(env_file)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-
-
 def _check(args: argparse.Namespace) -> int:
-    settings = load_or_exit(args.env_file)
+    settings = load_settings_or_none(args.env_file)
     if settings is None:
         return 2
     print("configuration OK")
@@ -61,7 +46,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _show(args: argparse.Namespace) -> int:
-    settings = load_or_exit(args.env_file)
+    settings = load_settings_or_none(args.env_file)
     if settings is None:
         return 2
     out = {f.name: _shown(f.name, getattr(settings, f.name)) for f in fields(settings)}
@@ -71,7 +56,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _shown(name: str, value: Any) -> Any:
     """A setting as `config show` prints it: secrets as "<set>", URLs without their
-    credentials (router.settings decides which is which)."""
+    credentials (router.redaction decides which is which)."""
     variable = f"E911_{name.upper()}"
     if is_secret_variable(variable):
         return "<set>" if value else ""

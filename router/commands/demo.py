@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from router.commands._common import load_settings_or_none, open_settings_store
 from router.commands.address import SHIPPED_MSAG_DIR
-from router.location.bindings import BindPrefixes
 from router.location.civic import AddressInput
 from router.location.model import (
     DEFAULT_ACCOUNT_ID,
@@ -26,8 +25,7 @@ from router.location.model import (
 )
 from router.location.msag import MsagIndex, parse_msag_files
 from router.location.validate import validate_address
-from router.settings import SettingsError, load_settings_from_environment
-from router.store.store import Store, open_store
+from router.store.store import Store
 
 DEMO_IP = "127.0.0.1"
 COMPANY = AddressInput(country="US", house_number="101", street="E Main St",
@@ -86,14 +84,10 @@ def seed(store: Store, msag_dir: Path = SHIPPED_MSAG_DIR) -> dict[str, object]:
 
 
 def _seed_command(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings_from_environment(args.env_file)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = load_settings_or_none(args.env_file)
+    if settings is None:
         return 2
-    store = open_store(settings.database_url,
-                       bind_prefixes=BindPrefixes(settings.bind_prefix_v4,
-                                                  settings.bind_prefix_v6))
+    store = open_settings_store(settings)
     try:
         print(json.dumps(seed(store)))
     finally:

@@ -12,7 +12,7 @@ import json
 import sys
 
 from dialplan import DialPlanConfig, DialPlanParseError, classify
-from router.settings import SettingsError, load_settings_from_environment
+from router.commands._common import load_settings_or_none
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -51,12 +51,10 @@ def run_classify(target: str, config: DialPlanConfig) -> tuple[int, str, str]:
 
 
 def _classify_command(args: argparse.Namespace) -> int:
-    # load_settings_from_environment() also runs the dial-plan safety lint, so a refused
+    # Loading the settings also runs the dial-plan safety lint, so a refused
     # dial plan stops this command exactly as it would stop startup.
-    try:
-        settings = load_settings_from_environment(args.env_file)
-    except SettingsError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+    settings = load_settings_or_none(args.env_file)
+    if settings is None:
         return EXIT_USAGE
     code, out, err = run_classify(args.target, settings.dialplan_config())
     sys.stdout.write(out)

@@ -13,14 +13,11 @@ import shutil
 import sys
 from pathlib import Path
 
+from router.commands._common import load_settings_or_none
 from router.kamailio.front import FrontConfig, front_config
 from router.kamailio.render import check, render, write
-from router.settings import (
-    KAMAILIO_CTL_SOCKET_NAME,
-    Settings,
-    SettingsError,
-    load_settings_from_environment,
-)
+from router.settings import KAMAILIO_CTL_SOCKET_NAME, Settings
+from router.settings_parsers import SettingsError
 
 EXIT_CONFIG = 2
 
@@ -73,8 +70,10 @@ def ctl_socket(settings: Settings) -> Path:
 
 
 def _command(args: argparse.Namespace) -> int:
+    settings = load_settings_or_none(args.env_file)
+    if settings is None:
+        return EXIT_CONFIG
     try:
-        settings = load_settings_from_environment(args.env_file)
         if args.stdout:
             front = front_config(settings, (args.output or settings.kamailio_run_dir).resolve())
             sys.stdout.write(render(front).cfg)

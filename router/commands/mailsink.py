@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from router.settings import SettingsError, load_settings_from_environment
+from router.commands._common import load_settings_or_none
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -115,10 +115,8 @@ def _mail_sink_command(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     else:
-        try:
-            settings = load_settings_from_environment(args.env_file)
-        except SettingsError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        settings = load_settings_or_none(args.env_file)
+        if settings is None:
             return EXIT_USAGE
         address = sink_address(settings.smtp_url)
         if address is None:

@@ -17,9 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from router.commands._common import load_settings_or_none, open_settings_store
 from router.location.msag import MsagImport, parse_msag_files
-from router.observe import configure_logging
-from router.settings import SettingsError, load_settings_from_environment
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
@@ -96,20 +95,16 @@ def _import_command(args: argparse.Namespace) -> int:
     if not parsed.ok:
         _print_report(parsed, args.json)
         return EXIT_ERRORS
-    try:
-        settings = load_settings_from_environment(args.env_file)
-    except SettingsError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+    settings = load_settings_or_none(args.env_file, configure_logs=True)  # logs go to stderr
+    if settings is None:
         return EXIT_USAGE
-    configure_logging(settings.log_level, settings.log_format.value)  # logs go to stderr
     # Imported here so `msag check` does not load SQLAlchemy and the drivers.
     from sqlalchemy.exc import SQLAlchemyError
 
     from router.store.errors import StoreError
-    from router.store.store import open_store
 
     try:
-        store = open_store(settings.database_url)
+        store = open_settings_store(settings)
     except Exception as exc:  # the driver's own exception types vary; say which and stop
         sys.stderr.write(f"error: cannot open the store: {type(exc).__name__}: {exc}\n")
         return EXIT_USAGE

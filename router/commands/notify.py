@@ -23,15 +23,14 @@ from types import FrameType
 
 import structlog
 
-from router.location.bindings import BindPrefixes
+from router.commands._common import load_settings_or_none, open_settings_store
 from router.notify.model import DeliveryState
 from router.notify.recorder import NotificationRecorder
 from router.notify.sender import RetryPolicy
 from router.notify.service import outbox_for, sender_for
 from router.notify.spool import DEFAULT_SPOOL_DIR, Spool
-from router.observe import configure_logging
-from router.settings import Settings, SettingsError, load_settings_from_environment
-from router.store.store import Store, open_store
+from router.settings import Settings
+from router.store.store import Store
 
 EXIT_OK = 0
 EXIT_NEGATIVE = 1
@@ -86,21 +85,9 @@ def _tuning(parser: argparse.ArgumentParser) -> None:
                         help="first retry delay; doubles up to 300 s (default 5)")
 
 
-def _settings(args: argparse.Namespace) -> Settings | None:
-    try:
-        settings = load_settings_from_environment(args.env_file)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-    configure_logging(settings.log_level, settings.log_format.value)
-    return settings
-
-
 def _open(settings: Settings) -> Store | None:
     try:
-        return open_store(settings.database_url,
-                          bind_prefixes=BindPrefixes(settings.bind_prefix_v4,
-                                                     settings.bind_prefix_v6))
+        return open_settings_store(settings)
     except Exception as exc:
         print(f"error: cannot open the store: {type(exc).__name__}: {exc}".splitlines()[0],
               file=sys.stderr)
@@ -112,7 +99,7 @@ def _retry_policy(args: argparse.Namespace) -> RetryPolicy:
 
 
 def _sender_command(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings_or_none(args.env_file, configure_logs=True)
     if settings is None:
         return EXIT_USAGE
     stop = threading.Event()
@@ -155,9 +142,7 @@ def _open_until_stopped(settings: Settings, stop: threading.Event) -> Store | No
     delay = 1.0
     while not stop.is_set():
         try:
-            return open_store(settings.database_url,
-                              bind_prefixes=BindPrefixes(settings.bind_prefix_v4,
-                                                         settings.bind_prefix_v6))
+            return open_settings_store(settings)
         except Exception as exc:
             log.warning("e911.notify.store_unavailable", error=type(exc).__name__,
                         retry_in_s=delay)
@@ -167,7 +152,7 @@ def _open_until_stopped(settings: Settings, stop: threading.Event) -> Store | No
 
 
 def _send_pending_command(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings_or_none(args.env_file, configure_logs=True)
     if settings is None:
         return EXIT_USAGE
     store = _open(settings)
@@ -186,7 +171,7 @@ def _send_pending_command(args: argparse.Namespace) -> int:
 
 
 def _pending_command(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings_or_none(args.env_file, configure_logs=True)
     if settings is None:
         return EXIT_USAGE
     store = _open(settings)
@@ -216,7 +201,7 @@ def _pending_command(args: argparse.Namespace) -> int:
 
 
 def _show_command(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings_or_none(args.env_file, configure_logs=True)
     if settings is None:
         return EXIT_USAGE
     store = _open(settings)
@@ -244,7 +229,7 @@ def _show_command(args: argparse.Namespace) -> int:
 
 
 def _retry_command(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = load_settings_or_none(args.env_file, configure_logs=True)
     if settings is None:
         return EXIT_USAGE
     store = _open(settings)

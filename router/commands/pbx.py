@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dialplan import DEFAULT_CONFIG, DialPlanConfig
 from dialplan.pbxlint import LintReport, lint_asterisk, lint_freeswitch
-from router.settings import SettingsError, load_settings_from_environment
+from router.commands._common import load_settings_or_none
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -83,11 +83,10 @@ def _lint_command(args: argparse.Namespace) -> int:
     path = str(args.file)
     config: DialPlanConfig = DEFAULT_CONFIG
     if args.env_file:
-        try:
-            config = load_settings_from_environment(args.env_file).dialplan_config()
-        except SettingsError as exc:
-            sys.stderr.write(f"error: {exc}\n")
+        settings = load_settings_or_none(args.env_file)
+        if settings is None:
             return EXIT_UNREADABLE
+        config = settings.dialplan_config()
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

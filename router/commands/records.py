@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from router.settings import Settings, SettingsError, load_settings_from_environment
+from router.commands._common import load_settings_or_none, open_settings_store
+from router.settings import Settings
 
 if TYPE_CHECKING:
     from router.store.store import Store
@@ -60,17 +61,11 @@ def _instant(text: str) -> datetime:
 
 
 def _open(env_file: str | None) -> tuple[Store, Settings] | None:
-    try:
-        settings = load_settings_from_environment(env_file)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = load_settings_or_none(env_file, configure_logs=True)
+    if settings is None:
         return None
-    from router.observe import configure_logging
-    from router.store.store import open_store
-
-    configure_logging(settings.log_level, settings.log_format.value)
     try:
-        return open_store(settings.database_url, migrate=False), settings
+        return open_settings_store(settings, migrate=False), settings
     except Exception as exc:
         print(f"error: cannot open the store ({type(exc).__name__}: {exc})", file=sys.stderr)
         return None

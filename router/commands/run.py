@@ -23,11 +23,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from router.commands._common import load_settings_or_none, open_settings_store
 from router.commands.kamailio import ctl_socket, kamailio_binary, kamcmd_binary, prepare
+from router.deploy import Front
 from router.kamailio.announce import front_announces
 from router.kamailio.front import FrontConfig, front_peers, local_workers
-from router.observe import configure_logging
-from router.settings import Front, HostPort, Settings, SettingsError, load_settings_from_environment
+from router.settings import Settings
+from router.settings_parsers import HostPort, SettingsError
 from router.supervisor import ChildKind, ChildSpec, PortTaken, Supervisor, check_port_free
 
 if TYPE_CHECKING:
@@ -149,12 +151,9 @@ def _router_argv(args: tuple[str, ...], env_file: str | None) -> tuple[str, ...]
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings_from_environment(args.env_file)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = load_settings_or_none(args.env_file, configure_logs=True)
+    if settings is None:
         return EXIT_CONFIG
-    configure_logging(settings.log_level, settings.log_format.value)
     # The call records' chain key, made on the first start when none is given (issue 13):
     # here, once, before the workers that append with it (router/records/key.py).
     from router.records.key import RecordKeyError, records_key
@@ -198,8 +197,7 @@ def route_cache_flusher(settings: Settings) -> RouteCacheFlusher | None:
     if settings.front is not Front.KAMAILIO or settings.kamailio_route_cache_seconds == 0:
         return None
     from router.kamailio.cache import RouteCacheFlusher, kamcmd_flush
-    from router.store.store import open_store
 
-    store = open_store(settings.database_url, migrate=False)
+    store = open_settings_store(settings, migrate=False)
     flush = kamcmd_flush(ctl_socket(settings), binary=kamcmd_binary(settings))
     return RouteCacheFlusher(store.change_seq, flush).start()

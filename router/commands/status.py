@@ -22,8 +22,9 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from router.commands._common import load_settings_or_none, open_settings_store
 from router.kamailio.stats import ANNOUNCE_RESULTS
-from router.settings import SettingsError, load_settings_from_environment
+from router.settings import Settings
 
 EXIT_OK = 0
 EXIT_ATTENTION = 1
@@ -173,12 +174,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
-def _read_store(database_url: str, now: datetime) -> tuple[dict[tuple[str, str], int], int]:
+def _read_store(settings: Settings, now: datetime) -> tuple[dict[tuple[str, str], int], int]:
     """The last hour's 911/933 records by class and outcome, and the store's change_seq now."""
     from router.records.store import RecordStore
-    from router.store.store import open_store
 
-    store = open_store(database_url, migrate=False)
+    store = open_settings_store(settings, migrate=False)
     try:
         return RecordStore(store).summary_since(now - timedelta(hours=1)), store.change_seq()
     finally:
@@ -186,10 +186,8 @@ def _read_store(database_url: str, now: datetime) -> tuple[dict[tuple[str, str],
 
 
 def _status_command(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings_from_environment(args.env_file)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = load_settings_or_none(args.env_file)
+    if settings is None:
         return EXIT_USAGE
     listen = settings.metrics_listen
     host = "127.0.0.1" if listen.host in ("0.0.0.0", "::") else listen.host  # noqa: S104
@@ -204,7 +202,7 @@ def _status_command(args: argparse.Namespace) -> int:
             status["announcements"] = fetch_announcements(url)
     store_seq: int | None = None
     try:  # after the endpoint: the store is then at or past every view the workers reported
-        records_hour, store_seq = _read_store(settings.database_url, now)
+        records_hour, store_seq = _read_store(settings, now)
     except Exception:  # the screen still shows what the router said
         records_hour = {}
     views = status.get("location_views") if status is not None else None

@@ -9,13 +9,13 @@ Log lines are JSON on stderr; `e911.worker.ready` says the port is open.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 import structlog
 
+from router.commands._common import load_settings_or_none, open_settings_store
 from router.location.view import LocationView
-from router.settings import Settings, SettingsError, load_settings_from_environment
+from router.settings import Settings
 
 if TYPE_CHECKING:
     from router.records.key import RecordKey
@@ -32,26 +32,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _worker_command(args: argparse.Namespace) -> int:
-    try:
-        settings = load_settings_from_environment(args.env_file)
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = load_settings_or_none(args.env_file)
+    if settings is None:
         return EXIT_CONFIG
     # Imported here, not at module level: every `e911-router` command imports this module to
     # register it, and only the worker should pay for loading pjsua2.
-    from router.location.bindings import BindPrefixes
     from router.notify.service import recorder_for
     from router.observe import WorkerObservers, configure_logging
     from router.plan import RoutingPolicy
     from router.sip.route import CallRouter
     from router.sip.serve import serve
     from router.sip.worker import Worker, WorkerConfig
-    from router.store.store import open_store
 
     configure_logging(settings.log_level, settings.log_format.value)
-    store = open_store(settings.database_url,
-                       bind_prefixes=BindPrefixes(settings.bind_prefix_v4,
-                                                  settings.bind_prefix_v6))
+    store = open_settings_store(settings)
     view = LocationView(store)
     _first_load(view)
     view.start()

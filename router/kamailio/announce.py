@@ -16,8 +16,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from router.call.modes import AnnounceMode, AnnouncePath
+from router.deploy import Front
 from router.kamailio.rtpengine import rtpengine_config
-from router.settings import AnnounceMode, AnnouncePath, Front, Settings
+from router.settings import Settings
 
 TEMPLATE = Path(__file__).with_name("announce.cfg.tmpl")
 PROMPT_STEM = "address-not-registered"

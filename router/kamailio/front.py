@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from router.additional_data import ProviderIdentity
+from router.call.modes import EmergencyRequestUri
+from router.deploy import Front
 from router.kamailio.announce import AnnounceFront, announce_front
 from router.kamailio.patterns import EmergencyPatterns, emergency_patterns
 from router.plan import EMERGENCY_USER, TEST_USER, with_user
-from router.settings import EmergencyRequestUri, Front, HostPort, IPNetwork, Settings
+from router.settings import Settings
+from router.settings_parsers import HostPort, IPNetwork
 
 RETRY_AFTER_SECONDS = 5
 """RFC 3261 s20.33 Retry-After on the front's own 503s (the workers use the same value)."""

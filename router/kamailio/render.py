@@ -23,7 +23,7 @@ from router.kamailio.front import (
     FrontConfig,
 )
 from router.kamailio.ng911 import ng911_values
-from router.settings import IPNetwork
+from router.settings_parsers import IPNetwork
 
 TEMPLATE = Path(__file__).with_name("kamailio.cfg.tmpl")
 _HOLE = re.compile(r"\{\{([a-z_]+)\}\}")

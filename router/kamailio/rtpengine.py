@@ -25,7 +25,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from router.settings import HostPort, Settings
+from router.settings import Settings
+from router.settings_parsers import HostPort
 from router.supervisor import ChildKind, ChildSpec, check_port_free
 
 FINAL_TIMEOUT_SECONDS = 120

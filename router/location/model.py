@@ -22,7 +22,7 @@ DEFAULT_ACCOUNT_ID = "acct_default"
 
 LANGUAGES = frozenset({"en", "es", "fr"})
 """Languages a callback or announcement can be given in: the values of
-`router.settings.Language` (not imported: the store must load without the SIP settings)."""
+`router.language.Language` (not imported: the store must load without the SIP settings)."""
 
 MAX_EMERGENCY_CONTACTS = 10
 """Talkdesk's limit: "You can add up to 10 e-mails or mailing lists"."""

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pjsua2 as pj
 
+from router.call.modes import AnnounceMode
 from router.plan import CallPlan
-from router.settings import AnnounceMode
 from router.sip.control import Services
 from router.sip.legs import Leg, LegState, call_param
 from router.sip.outcome import CallOutcome, Result

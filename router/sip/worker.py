@@ -36,17 +36,17 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 from router.additional_data import ProviderIdentity
-from router.callref import mask_number, new_call_ref
-from router.emergency_invite import RequestUriMode, trunk_route
-from router.plan import Action, CallPlan
-from router.settings import (
+from router.call.modes import (
     AnnounceMode,
     AnnounceOverflow,
     AnnouncePath,
     EmergencyPath,
     EmergencyRequestUri,
-    Settings,
 )
+from router.callref import mask_number, new_call_ref
+from router.emergency_invite import RequestUriMode, trunk_route
+from router.plan import Action, CallPlan
+from router.settings import Settings
 from router.sip.admission import RETRY_AFTER_SECONDS, MediaBurstGuard, SlotPolicy
 from router.sip.announce import Announcement, Prompt, front_announce_headers, load_prompts
 from router.sip.bridge import Bridge

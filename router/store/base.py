@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from router.db import migrations
 from router.db.transactions import Transactions
 from router.location.bindings import BindPrefixes
-from router.settings import redact_url
+from router.redaction import redact_url
 
 log = structlog.get_logger(__name__)
 

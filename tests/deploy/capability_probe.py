@@ -20,7 +20,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from router.settings import HostPort
+from router.settings_parsers import HostPort
 from router.supervisor import sip_options_ok
 from tests.front.harness import RouterRun
 from tests.scenarios.harness import PROMPTS, REPO, wait_until

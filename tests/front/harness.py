@@ -24,7 +24,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from router.settings import HostPort
+from router.settings_parsers import HostPort
 from router.supervisor import sip_options_ok
 from tests.scenarios.harness import PROMPTS, REPO, free_port, wait_until
 

@@ -29,7 +29,7 @@ import pytest
 
 from router.commands.status import fetch_announcements
 from router.kamailio.rtpengine import ng_session_count
-from router.settings import HostPort
+from router.settings_parsers import HostPort
 from tests.front.conftest import ACCOUNT_CALLBACK, OFFICE, USER_CALLBACK, requires_kamailio
 from tests.front.harness import RouterRun, free_port_block, running_router
 from tests.pidf_check import InviteExpectation, assert_emergency_invite

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from router.settings import HostPort
+from router.settings_parsers import HostPort
 from router.supervisor import sip_options_ok
 from tests.front.conftest import (
     ACCOUNT_CALLBACK,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from router.metrics import REGISTRY
-from router.settings import HostPort
+from router.settings_parsers import HostPort
 from router.supervisor import ChildKind, ChildSpec, Supervisor, sip_options_ok
 from tests.front.conftest import requires_kamailio
 from tests.front.harness import free_port_block, router_env, running_router

@@ -14,7 +14,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from router.records.key import RecordKeyError, records_key
-from router.settings import SettingsError, load_settings
+from router.settings import load_settings
+from router.settings_parsers import SettingsError
 from tests.observe.keyed import KEY_TEXT
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
-from router.settings import HostPort
+from router.settings_parsers import HostPort
 from router.supervisor import sip_options_ok
 from tests.scenarios.baresip import Baresip
 from tests.scenarios.harness import REPO, free_port, wait_until

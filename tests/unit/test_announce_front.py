@@ -14,7 +14,8 @@ from router.kamailio.front import front_config
 from router.kamailio.render import render
 from router.kamailio.rtpengine import _bencoded_strings, render_conf, rtpengine_config
 from router.kamailio.stats import front_metrics
-from router.settings import SettingsError, load_settings
+from router.settings import load_settings
+from router.settings_parsers import SettingsError
 from router.sip.announce import front_announce_headers
 
 ROOT = Path(__file__).resolve().parents[2]

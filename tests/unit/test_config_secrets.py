@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from router.settings import is_secret_variable, redact_url, redacted
+from router.redaction import is_secret_variable, redact_url, redacted
 
 ROOT = Path(__file__).resolve().parents[2]
 

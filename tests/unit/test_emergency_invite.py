@@ -14,9 +14,9 @@ from router.emergency_invite import (
     render_multipart_body,
     trunk_request_uri,
 )
+from router.language import Language
 from router.location.civic import CivicAddress
 from router.pidf import to_pidf
-from router.settings import Language
 from tests.pidf_check import (
     InviteExpectation,
     assert_emergency_invite,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router.hlang import add_hlang, hlang_sdp_lines, language_tag
-from router.settings import Language
+from router.language import Language
 
 OFFER = ("v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n"
          "m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
@@ -18,7 +18,7 @@ def test_hlang_lines_for_each_supported_language(language: str) -> None:
 
 
 def test_language_enum_members_are_accepted() -> None:
-    """router.settings.Language.ES gives the tag "es", not "Language.ES"."""
+    """router.language.Language.ES gives the tag "es", not "Language.ES"."""
     assert hlang_sdp_lines(Language.ES) == ["a=hlang-send:es", "a=hlang-recv:es"]
 
 

@@ -16,7 +16,8 @@ from dialplan import CallClass, DialPlanConfig, classify
 from router.kamailio.front import front_config, front_peers, local_workers
 from router.kamailio.patterns import emergency_patterns
 from router.kamailio.render import RenderError, render
-from router.settings import HostPort, load_settings
+from router.settings import load_settings
+from router.settings_parsers import HostPort
 
 RUN_DIR = Path("/run/e911-test")
 

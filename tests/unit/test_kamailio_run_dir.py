@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from router.commands.kamailio import ctl_socket
-from router.settings import UNIX_SOCKET_PATH_MAX_BYTES, SettingsError, load_settings
+from router.settings import UNIX_SOCKET_PATH_MAX_BYTES, load_settings
+from router.settings_parsers import SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from router.call.modes import EmergencyRequestUri
 from router.kamailio.front import front_config
 from router.kamailio.render import check, render, write
-from router.settings import EmergencyRequestUri, SettingsError, load_settings
+from router.settings import load_settings
+from router.settings_parsers import SettingsError
 
 SOS = {"E911_EMERGENCY_REQUEST_URI": "sos", "E911_PROVIDER_NAME": "Example Voice Inc",
        "E911_PROVIDER_CONTACT": "tel:+12025550100"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dialplan import CallClass, classify
+from router.call.modes import AnnounceMode, NormalCallMode
+from router.language import Language
 from router.location.civic import CivicAddress
 from router.location.model import (
     Callback,
@@ -24,7 +26,7 @@ from router.plan import (
     plan_call,
     with_user,
 )
-from router.settings import AnnounceMode, Language, NormalCallMode, load_settings
+from router.settings import load_settings
 
 POLICY = RoutingPolicy(
     trunk_psap=("sip:psap1.example:5060", "sip:psap2.example:5060;transport=tcp"),

@@ -8,7 +8,8 @@ import pytest
 
 from router.commands.run import check_ports, kamailio_child, worker_children, worker_environment
 from router.kamailio.front import front_config
-from router.settings import HostPort, load_settings
+from router.settings import load_settings
+from router.settings_parsers import HostPort
 from router.supervisor import ChildKind, PortTaken
 
 

@@ -10,17 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from router.settings import (
-    VARIABLES,
-    AnnounceMode,
-    AnnounceOverflow,
-    Front,
-    HostPort,
-    Language,
-    NormalCallMode,
-    SettingsError,
-    load_settings,
-)
+from router.call.modes import AnnounceMode, AnnounceOverflow, NormalCallMode
+from router.deploy import Front
+from router.language import Language
+from router.settings import VARIABLES, load_settings
+from router.settings_parsers import HostPort, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 
