@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialplan import CallClass
+from router.call.outcome import CallOutcome, Result
 from router.metrics import outcome_label
-from router.sip.outcome import CallOutcome, Result
 
-RECORDED_CLASSES = frozenset({CallClass.EMERGENCY.value, CallClass.EMERGENCY_TEST.value})
+RECORDED_CLASSES = frozenset({CallClass.EMERGENCY, CallClass.EMERGENCY_TEST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class CallRecord:
     outcome: str
     """The `e911_calls_total` outcome label (routed_psap, failed, ...)."""
     result: str
-    """`router.sip.outcome.Result` value."""
+    """`router.call.outcome.Result` value."""
     final_status: int
     """The final SIP status we sent upstream (200 answered, 302 redirected, ...)."""
     action: str

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from router.call.prompt import load_prompts
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.store import open_store
 from router.notify.outbox import Outbox
 from router.records.store import RecordStore
-from router.sip.announce import load_prompts
 from tests.scenarios.conftest import USER_CALLBACK, WorkerFactory
 from tests.scenarios.harness import PROMPTS, WorkerProcess, run_uac, uas_trunks
 

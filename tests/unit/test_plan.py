@@ -5,6 +5,15 @@ from __future__ import annotations
 import pytest
 
 from dialplan import CallClass, classify
+from router.call.plan import (
+    ADDRESS_NOT_REGISTERED,
+    Action,
+    CallbackIdentity,
+    Purpose,
+    RoutingPolicy,
+    plan_call,
+    with_user,
+)
 from router.location.civic import CivicAddress
 from router.location.model import (
     Callback,
@@ -14,15 +23,6 @@ from router.location.model import (
     LocationSource,
     Unlocated,
     UnlocatedReason,
-)
-from router.plan import (
-    ADDRESS_NOT_REGISTERED,
-    Action,
-    CallbackIdentity,
-    Purpose,
-    RoutingPolicy,
-    plan_call,
-    with_user,
 )
 from router.settings import AnnounceMode, Language, NormalCallMode, load_settings
 
