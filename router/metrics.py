@@ -171,7 +171,7 @@ def status_class(status: int, *, timed_out: bool = False, not_sent: bool = False
     return TrunkStatusClass.ERROR
 
 
-_ROUTED: dict[Purpose | str, CallOutcomeLabel] = {
+_ROUTED: dict[str, CallOutcomeLabel] = {
     Purpose.PSAP: CallOutcomeLabel.ROUTED_PSAP,
     Purpose.SORTING_CENTER: CallOutcomeLabel.ROUTED_SORTING_CENTER,
     Purpose.TEST: CallOutcomeLabel.ROUTED_TEST,

@@ -107,11 +107,12 @@ def record_from_outcome(outcome: CallOutcome, *, ended_at: datetime, worker: str
     facts = outcome.facts
     return CallRecord(
         id=record_id or new_record_id(ended_at),
-        call_class=outcome.call_class,
+        # The record holds plain strings (the enums' values), as it reads back from the store.
+        call_class=str(outcome.call_class),
         outcome=outcome_label(outcome).value,
         result=outcome.result.value,
         final_status=outcome.status,
-        action=outcome.action,
+        action=str(outcome.action),
         invite_at=invite_at,
         answered_at=answered_at,
         ended_at=ended_at,
@@ -121,15 +122,15 @@ def record_from_outcome(outcome: CallOutcome, *, ended_at: datetime, worker: str
         sip_call_id=facts.sip_call_id,
         worker=worker,
         call_ref=outcome.call_ref,
-        trunks_tried=tuple(TrunkTry(t.trunk, t.purpose, t.status, t.timed_out, t.not_sent)
-                           for t in outcome.tried),
+        trunks_tried=tuple(TrunkTry(t.trunk, str(t.purpose), t.status, t.timed_out,
+                                    t.not_sent) for t in outcome.tried),
         trunk_used=outcome.trunk_used,
         location_id=facts.location_id,
         location_source=outcome.location_source,
         callback_number=facts.callback_number,
         pidf_sha256=pidf_sha256(outcome.pidf_lo),
         pidf_lo=outcome.pidf_lo or None,
-        path=outcome.path,
+        path=str(outcome.path),
     )
 
 
