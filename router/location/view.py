@@ -15,8 +15,8 @@ sorting center, never to a failure. A store outage after loading keeps the last 
 
 Each swap tells `on_version` the snapshot's `change_seq`; the worker process, which owns the
 metrics, sets the gauge `e911_location_view_version` with it: what the host endpoint reports
-per worker, so an operator (or a test) that wrote the store at
-change_seq N can wait until every worker locates with that write instead of guessing.
+per worker, so an operator (or a test) that wrote the store at change_seq N can wait until
+every worker locates with that write instead of guessing.
 """
 
 from __future__ import annotations
