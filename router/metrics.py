@@ -19,7 +19,8 @@ from enum import StrEnum
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from router.sip.outcome import CallOutcome, Result
+from router.call.outcome import CallOutcome, Result
+from router.call.plan import Purpose
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -170,11 +171,11 @@ def status_class(status: int, *, timed_out: bool = False, not_sent: bool = False
     return TrunkStatusClass.ERROR
 
 
-_ROUTED = {
-    "psap": CallOutcomeLabel.ROUTED_PSAP,
-    "sorting_center": CallOutcomeLabel.ROUTED_SORTING_CENTER,
-    "test": CallOutcomeLabel.ROUTED_TEST,
-    "outbound": CallOutcomeLabel.ROUTED_OUTBOUND,
+_ROUTED: dict[str, CallOutcomeLabel] = {
+    Purpose.PSAP: CallOutcomeLabel.ROUTED_PSAP,
+    Purpose.SORTING_CENTER: CallOutcomeLabel.ROUTED_SORTING_CENTER,
+    Purpose.TEST: CallOutcomeLabel.ROUTED_TEST,
+    Purpose.OUTBOUND: CallOutcomeLabel.ROUTED_OUTBOUND,
 }
 _BY_RESULT = {
     Result.REDIRECTED: CallOutcomeLabel.REDIRECTED,

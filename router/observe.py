@@ -26,6 +26,8 @@ from typing import Any, Protocol
 import structlog
 
 from dialplan import CallClass
+from router.call.admission import MAX_CALLS
+from router.call.outcome import CallOutcome, Result
 from router.callref import mask_number as mask_number
 from router.location.model import CallerContext, Located, Unlocated
 from router.metrics import (
@@ -44,8 +46,6 @@ from router.records.key import RecordKey
 from router.records.model import CallRecord, record_from_outcome
 from router.records.store import RecordStore, StoreLike
 from router.records.writer import DEFAULT_SPOOL_DIR, RecordSpool, RecordWriter
-from router.sip.admission import MAX_CALLS
-from router.sip.outcome import CallOutcome, Result
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
            "error": logging.ERROR}
@@ -140,7 +140,7 @@ def count_call(outcome: CallOutcome) -> None:
 
 
 class LocationLookup(Protocol):
-    """`router.sip.route.LocationView`: what the SIP path asks the in-memory view."""
+    """`router.call.decide.LocationView`: what the SIP path asks the in-memory view."""
 
     def locate(self, account_id: str, sip_user: str, device_ip: str) -> Located | Unlocated: ...
 

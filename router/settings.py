@@ -34,7 +34,7 @@ from typing import Any, TypeVar, cast
 from dotenv import dotenv_values
 
 from dialplan import DialPlanConfig, DialPlanConfigError, lint
-from router.additional_data import CONTACT_URI
+from router.call.additional_data import CONTACT_URI
 from router.call.modes import (
     AnnounceMode,
     AnnounceOverflow,
@@ -373,7 +373,7 @@ def _check_dialplan(settings: Settings) -> None:
 
 def _check_ng911(settings: Settings) -> None:
     """The NG911 form needs the provider's identity (RFC 7852 ProviderInfo) and the front: a
-    located 911 in that form is larger than a worker can send (router/sip/size.py), so the
+    located 911 in that form is larger than a worker can send (router/call/size.py), so the
     worker hands it to Kamailio (router/kamailio/ng911.py); without a front its 302 would
     reach the PBX and the call would lose its location."""
     if settings.emergency_request_uri is not EmergencyRequestUri.SOS:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from router.call.plan import Purpose
 from router.metrics import TRUNK_UP
-from router.plan import Purpose
 
 log = structlog.get_logger("router.trunk_probe")
 

@@ -32,8 +32,8 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from router.additional_data import NS_PROVIDER, NS_SERVICE, NS_SUBSCRIBER, NS_VCARD
-from router.emergency_invite import EmergencyInviteContent, render_multipart_body
+from router.call.additional_data import NS_PROVIDER, NS_SERVICE, NS_SUBSCRIBER, NS_VCARD
+from router.call.emergency_invite import EmergencyInviteContent, render_multipart_body
 from router.location.civic import CivicAddress
 from router.pidf import (
     NS_CA,

@@ -1,7 +1,7 @@
 """How the router handles a call, chosen per deployment: the E911_* call-handling modes.
 
 Each is read by router/settings.py (E911_NORMAL_CALL_MODE, E911_ANNOUNCE_MODE, ...) and acted on
-by the call pipeline (router/plan.py, router/sip/, router/kamailio/). docs/front-path.md,
+by the call pipeline (router/call/plan.py, router/sip/, router/kamailio/). docs/front-path.md,
 docs/announcements.md and docs/pidf-lo.md describe them.
 """
 

@@ -37,16 +37,17 @@ def _worker_command(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     # Imported here, not at module level: every `e911-router` command imports this module to
     # register it, and only the worker should pay for loading pjsua2.
+    from router.call.decide import CallRouter
+    from router.call.plan import RoutingPolicy
+    from router.metrics import LOCATION_VIEW_VERSION
     from router.notify.service import recorder_for
     from router.observe import WorkerObservers, configure_logging
-    from router.plan import RoutingPolicy
-    from router.sip.route import CallRouter
     from router.sip.serve import serve
     from router.sip.worker import Worker, WorkerConfig
 
     configure_logging(settings.log_level, settings.log_format.value)
     store = open_settings_store(settings)
-    view = LocationView(store)
+    view = LocationView(store, on_version=LOCATION_VIEW_VERSION.set)
     _first_load(view)
     view.start()
     # Kari's Law: 911/933 decisions queue a notice; its thread writes the outbox (or spool).

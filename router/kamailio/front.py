@@ -10,12 +10,12 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from router.additional_data import ProviderIdentity
+from router.call.additional_data import ProviderIdentity
 from router.call.modes import EmergencyRequestUri
+from router.call.plan import EMERGENCY_USER, TEST_USER, with_user
 from router.deploy import Front
 from router.kamailio.announce import AnnounceFront, announce_front
 from router.kamailio.patterns import EmergencyPatterns, emergency_patterns
-from router.plan import EMERGENCY_USER, TEST_USER, with_user
 from router.settings import Settings
 from router.settings_parsers import HostPort, IPNetwork
 

@@ -2,11 +2,11 @@
 `{{sos_form_on}}` and `{{sos_form_blocks}}` holes hold. Pure.
 
 A located 911 in the NG911 form (urn:service:sos, PIDF-LO and three RFC 7852 blocks) is about
-4 KB: more than the pjsua2 wheel builds (4,000 bytes, router/sip/size.py), so the worker hands
+4 KB: more than the pjsua2 wheel builds (4,000 bytes, router/call/size.py), so the worker hands
 it to the front in its usual 302, which cannot grow either (SEND_BUDGET_BYTES). Kamailio
 builds the blocks itself: ProviderInfo and ServiceInfo are the same for every call and are
 rendered here into the configuration, by the same builder the bridge uses
-(`router.additional_data`); SubscriberInfo takes the display name and callback number from the
+(`router.call.additional_data`); SubscriberInfo takes the display name and callback number from the
 X-E911-PAI value Kamailio already checked (letters, digits and spaces; +1 and 10 digits: no
 XML escaping needed); each block's DataProviderReference is the call's X-E911-Call-Ref at our
 Content-ID domain, as on the bridge. The 302 carries nothing new.
@@ -14,7 +14,7 @@ Content-ID domain, as on the bridge. The 302 carries nothing new.
 
 from __future__ import annotations
 
-from router.additional_data import Block, ProviderIdentity, additional_data_blocks
+from router.call.additional_data import Block, ProviderIdentity, additional_data_blocks
 
 _REF = "E911NGREF"
 """Stands for the per-call reference in the rendered text; replaced by `$var(ng_ref)`."""

@@ -30,7 +30,7 @@ _HOLE = re.compile(r"\{\{([a-z_]+)\}\}")
 _CFG_STRING_UNSAFE = re.compile(r'["\\\r\n$]')
 _REGEX_UNSAFE = re.compile(r'["\\\r\n]|\$(?!\)|$)')
 TRUNK_URI_RE = r"sips?:(911|933)@[][A-Za-z0-9.:-]+(;[A-Za-z0-9=._-]+)*"
-"""An emergency trunk Request-URI as `router.emergency_invite.trunk_request_uri` writes it:
+"""An emergency trunk Request-URI as `router.call.emergency_invite.trunk_request_uri` writes it:
 what the front accepts in a worker's 302 Contact and X-E911-Fallback (issue 10)."""
 
 
@@ -161,7 +161,7 @@ def _registration_secret(front: FrontConfig) -> str:
 
 def _cid_domain(host: str) -> str:
     """RFC 2392 Content-ID domain of the PIDF-LO part the front builds: as the bridge does
-    (router.emergency_invite), a fixed .invalid name where the host is an IPv6 literal."""
+    (router.call.emergency_invite), a fixed .invalid name where the host is an IPv6 literal."""
     return "e911-router.invalid" if ":" in host else host
 
 

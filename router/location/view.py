@@ -13,9 +13,10 @@ The same thread drains the queue of "device seen on an unbound network" sighting
 A view that has not loaded answers `Unlocated(NOT_LOADED)`: a 911 call then goes to the
 sorting center, never to a failure. A store outage after loading keeps the last snapshot.
 
-Each swap sets the gauge `e911_location_view_version` to the snapshot's `change_seq`: what
-the host endpoint reports per worker, so an operator (or a test) that wrote the store at
-change_seq N can wait until every worker locates with that write instead of guessing.
+Each swap tells `on_version` the snapshot's `change_seq`; the worker process, which owns the
+metrics, sets the gauge `e911_location_view_version` with it: what the host endpoint reports
+per worker, so an operator (or a test) that wrote the store at change_seq N can wait until
+every worker locates with that write instead of guessing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import TypeVar
@@ -44,7 +45,6 @@ from router.location.model import (
     UnlocatedReason,
     ValidatedAddress,
 )
-from router.metrics import LOCATION_VIEW_VERSION
 from router.store.rows import BindingRow, UserRow, ViewChanges, ViewRows
 from router.store.store import Store
 
@@ -252,8 +252,11 @@ class LocationView:
         poll_interval_seconds: float = 0.5,
         sighting_queue_size: int = 1024,
         sighting_dedupe_seconds: float = 60.0,
+        on_version: Callable[[int], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_version = on_version
+        """Told each swapped snapshot's change_seq (the worker: `e911_location_view_version`)."""
         self._prefixes = store.bind_prefixes
         self._poll_interval = poll_interval_seconds
         self._snapshot: Snapshot | None = None
@@ -348,7 +351,8 @@ class LocationView:
                 known = current.bound_addresses if current is not None else frozenset()
                 snapshot = build_snapshot(self._store.load_view_rows(known), current)
             self._snapshot = snapshot  # the swap: one reference assignment
-            LOCATION_VIEW_VERSION.set(snapshot.seq)
+            if self._on_version is not None:
+                self._on_version(snapshot.seq)
             log.debug(
                 "e911.view.refreshed", seq=snapshot.seq, bindings=len(snapshot.bindings),
                 networks=len(snapshot.networks), users=len(snapshot.users),

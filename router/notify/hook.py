@@ -8,10 +8,10 @@ from datetime import datetime
 
 from dialplan import CallClass
 from router import sipsafe
+from router.call.decide import Routed
+from router.call.trunk_request import callback_number
 from router.location.civic import CivicAddress
 from router.notify.model import EmergencyCallNotice
-from router.sip.requests import callback_number
-from router.sip.route import Routed
 
 
 def address_lines(civic: CivicAddress) -> tuple[str, ...]:
@@ -28,7 +28,7 @@ def notice_from_route(
     What the contacts read is what the PSAP got (issue 18: one caller identity): the location
     in the plan (None when the call goes to the sorting center), and the caller as the
     P-Asserted-Identity names them, display name and number, computed by the same functions
-    `router.sip.requests.build_request` puts in that header (so an agent with no display name
+    `router.call.trunk_request.build_request` puts in that header (so an agent with no display name
     of its own is "Acme Support" in both, never the softphone's From name). The language is
     the account's callback language (the contacts belong to the account; the announcement
     follows the same setting).
@@ -57,7 +57,7 @@ def notice_from_route(
         sip_call_id=inbound.call_id or None,
         dialed=inbound.dialed,
         # plan_call sends a disabled account's 911 to the sorting center without location
-        # (router/plan.py `_emergency`); a 933 is routed the same either way.
+        # (router/call/plan.py `_emergency`); a 933 is routed the same either way.
         e911_disabled=(plan.call_class is CallClass.EMERGENCY and caller.account_known
                        and not caller.account_enabled),
     )

@@ -23,12 +23,12 @@ from typing import Protocol
 
 import structlog
 
+from router.call.decide import Routed
 from router.callref import new_call_ref
 from router.metrics import NOTIFICATIONS
 from router.notify.hook import notice_from_route
 from router.notify.model import CountedState, EmergencyCallNotice
 from router.notify.spool import Spool
-from router.sip.route import Routed
 from router.spool import take_batch
 
 log = structlog.get_logger("router.notify.recorder")

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialplan import CallClass
+from router.call.outcome import CallOutcome, Result
 from router.metrics import outcome_label
-from router.sip.outcome import CallOutcome, Result
 
-RECORDED_CLASSES = frozenset({CallClass.EMERGENCY.value, CallClass.EMERGENCY_TEST.value})
+RECORDED_CLASSES = frozenset({CallClass.EMERGENCY, CallClass.EMERGENCY_TEST})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class CallRecord:
     outcome: str
     """The `e911_calls_total` outcome label (routed_psap, failed, ...)."""
     result: str
-    """`router.sip.outcome.Result` value."""
+    """`router.call.outcome.Result` value."""
     final_status: int
     """The final SIP status we sent upstream (200 answered, 302 redirected, ...)."""
     action: str
@@ -107,11 +107,12 @@ def record_from_outcome(outcome: CallOutcome, *, ended_at: datetime, worker: str
     facts = outcome.facts
     return CallRecord(
         id=record_id or new_record_id(ended_at),
-        call_class=outcome.call_class,
+        # The record holds plain strings (the enums' values), as it reads back from the store.
+        call_class=str(outcome.call_class),
         outcome=outcome_label(outcome).value,
         result=outcome.result.value,
         final_status=outcome.status,
-        action=outcome.action,
+        action=str(outcome.action),
         invite_at=invite_at,
         answered_at=answered_at,
         ended_at=ended_at,
@@ -121,15 +122,15 @@ def record_from_outcome(outcome: CallOutcome, *, ended_at: datetime, worker: str
         sip_call_id=facts.sip_call_id,
         worker=worker,
         call_ref=outcome.call_ref,
-        trunks_tried=tuple(TrunkTry(t.trunk, t.purpose, t.status, t.timed_out, t.not_sent)
-                           for t in outcome.tried),
+        trunks_tried=tuple(TrunkTry(t.trunk, str(t.purpose), t.status, t.timed_out,
+                                    t.not_sent) for t in outcome.tried),
         trunk_used=outcome.trunk_used,
         location_id=facts.location_id,
         location_source=outcome.location_source,
         callback_number=facts.callback_number,
         pidf_sha256=pidf_sha256(outcome.pidf_lo),
         pidf_lo=outcome.pidf_lo or None,
-        path=outcome.path,
+        path=str(outcome.path),
     )
 
 

@@ -1,2 +1,3 @@
-"""The SIP side of a worker. Only this package imports pjsua2 (in `endpoint`, `legs`, `worker`);
-`inbound`, `admission`, `sdp`, `outcome` and `route` are pure and usable from `tests/unit`."""
+"""The SIP side of a worker: only this package imports pjsua2 (`endpoint`, `legs`, `worker`, the
+controllers `response`, `bridge`, `announce`, and `control`); the per-call decisions it carries
+out are in the pure `router.call`."""

@@ -12,57 +12,29 @@ on another thread.
 from __future__ import annotations
 
 import wave
-from dataclasses import dataclass
 from pathlib import Path
 
 import pjsua2 as pj
+from structlog.typing import FilteringBoundLogger
 
 from router.call.modes import AnnounceMode
-from router.plan import CallPlan
+from router.call.outcome import CallOutcome, Result
+from router.call.plan import CallPlan
+from router.call.prompt import PROMPT_NAME, Prompt
 from router.sip.control import Services
 from router.sip.legs import Leg, LegState, call_param
-from router.sip.outcome import CallOutcome, Result
 
-PROMPT_NAME = "address-not-registered.wav"
 MEDIA_WAIT_SECONDS = 3.0
 """Give up waiting for the caller's media to start after this and send the final answer."""
 
 
-@dataclass(frozen=True, slots=True)
-class Prompt:
-    path: Path
-    seconds: float
-
-
-def load_prompts(prompts_dir: Path, languages: tuple[str, ...]) -> dict[str, Prompt]:
-    """`<dir>/<lang>/address-not-registered.wav` for each language found (read at startup)."""
-    prompts: dict[str, Prompt] = {}
-    for language in languages:
-        path = prompts_dir / language / PROMPT_NAME
-        if not path.is_file():
-            continue
-        with wave.open(str(path), "rb") as wav:
-            seconds = wav.getnframes() / float(wav.getframerate())
-        prompts[language] = Prompt(path.resolve(), seconds)
-    return prompts
-
-
-ANNOUNCE_HEADER = "X-E911-Announce"
-FRONT_CONTACT = "<sip:announce@e911-router.invalid>"
-"""RFC 3261 s21.3: a 3xx carries a Contact. The front never follows this one (it announces);
-`.invalid` (RFC 2606) so nothing else could either."""
-
-
-def front_announce_headers(language: str) -> tuple[tuple[str, str], ...]:
-    """The worker's whole answer when the front plays the prompt (issue 16): a 302 naming the
-    prompt's language, removed by Kamailio before anything reaches the caller."""
-    return (("Contact", FRONT_CONTACT), (ANNOUNCE_HEADER, language))
-
-
 class Announcement:
     def __init__(self, ref: int, services: Services, plan: CallPlan, caller: Leg,
-                 prompt: Prompt, *, call_ref: str = "", invite_at: float | None = None) -> None:
+                 prompt: Prompt, *, log: FilteringBoundLogger, call_ref: str = "",
+                 invite_at: float | None = None) -> None:
         self.ref = ref
+        self._log = log
+        """The call's own logger (call_ref, call_id, call_class, account, port)."""
         self._call_ref = call_ref or str(ref)
         self._invite_at = services.now() if invite_at is None else invite_at
         """When the INVITE was received: `e911_call_setup_seconds` starts here."""
@@ -88,7 +60,7 @@ class Announcement:
         try:
             self._caller.answer(call_param(status))
         except pj.Error as exc:
-            self._svc.log("e911.announce.answer_failed", error=exc.reason)
+            self._log.info("e911.announce.answer_failed", error=exc.reason)
             self._final()
             return
         self._svc.schedule(self.ref, MEDIA_WAIT_SECONDS, "media-timeout")
@@ -104,12 +76,12 @@ class Announcement:
             player.createPlayer(str(self._prompt.path), pj.PJMEDIA_FILE_NO_LOOP)
             player.startTransmit(audio)
         except pj.Error as exc:
-            self._svc.log("e911.announce.player_failed", error=exc.reason)
+            self._log.info("e911.announce.player_failed", error=exc.reason)
             self._svc.defer(self.ref, "prompt-done")
             return
         self._player = player
         self._playing = True
-        self._svc.log("e911.announce.playing", language=self._plan.language.value)
+        self._log.info("e911.announce.playing", language=self._plan.language.value)
         self._svc.schedule(self.ref, self._prompt.seconds + 0.3, "prompt-done")
 
     def on_state(self, leg: Leg, state: LegState, status: int) -> None:
@@ -141,7 +113,7 @@ class Announcement:
             else:
                 self._caller.hangup(call_param())
         except pj.Error as exc:
-            self._svc.log("e911.announce.final_failed", error=exc.reason)
+            self._log.info("e911.announce.final_failed", error=exc.reason)
 
     def _release_player(self) -> None:
         player, self._player = self._player, None
@@ -155,10 +127,23 @@ class Announcement:
         final_at = self._final_at or now
         self._svc.finished(self.ref, CallOutcome(
             call_ref=self._call_ref,
-            call_class=self._plan.call_class.value,
-            action=self._plan.action.value,
+            call_class=self._plan.call_class,
+            action=self._plan.action,
             result=result,
             status=status,
             setup_seconds=final_at - self._invite_at,
             duration_seconds=now - final_at,
         ))
+
+
+def load_prompts(prompts_dir: Path, languages: tuple[str, ...]) -> dict[str, Prompt]:
+    """`<dir>/<lang>/<PROMPT_NAME>` for each language found (read at startup)."""
+    prompts: dict[str, Prompt] = {}
+    for language in languages:
+        path = prompts_dir / language / PROMPT_NAME
+        if not path.is_file():
+            continue
+        with wave.open(str(path), "rb") as wav:
+            seconds = wav.getnframes() / float(wav.getframerate())
+        prompts[language] = Prompt(path.resolve(), seconds)
+    return prompts

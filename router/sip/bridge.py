@@ -28,15 +28,16 @@ from dataclasses import dataclass
 from enum import Enum
 
 import pjsua2 as pj
+from structlog.typing import FilteringBoundLogger
 
+from router.call.decide import Routed
+from router.call.outcome import CallOutcome, CallPath, Result, TrunkAttempt
+from router.call.plan import Action
+from router.call.sdp import media_address
+from router.call.trunk_request import call_facts, pidf_of
 from router.hlang import add_hlang
-from router.plan import Action
 from router.sip.control import Services
 from router.sip.legs import Leg, LegState, MidCallOffer, OfferResult, call_param, invite_param
-from router.sip.outcome import CallOutcome, Result, TrunkAttempt
-from router.sip.requests import call_facts, pidf_of
-from router.sip.route import Routed
-from router.sip.sdp import media_address
 
 MAKE_CALL_RETRIES = 20
 """`makeCall` refused for want of a slot (PJ_ETOOMANY, for an instant): retry on the next loop
@@ -94,10 +95,13 @@ class Bridge:
         routed: Routed,
         caller: Leg,
         *,
+        log: FilteringBoundLogger,
         attempt_timeout_seconds: float,
     ) -> None:
         self.ref = ref
         self._svc = services
+        self._log = log
+        """The call's own logger (call_ref, call_id, call_class, account, port)."""
         self._routed = routed
         self._plan = routed.plan
         self._caller = caller
@@ -137,7 +141,7 @@ class Bridge:
             return
         if new not in _ALLOWED[self._state]:
             raise RuntimeError(f"bridge {self.ref}: {self._state.value} -> {new.value}")
-        self._svc.log("e911.bridge.state", old=self._state.value, new=new.value)
+        self._log.info("e911.bridge.state", old=self._state.value, new=new.value)
         self._state = new
 
     def start(self) -> None:
@@ -206,11 +210,11 @@ class Bridge:
                 self._relay is not None:
             # Another offer is crossing the bridge, or the call is ending. RFC 3261 s14.1:
             # 491, the sender retries after a random wait.
-            self._svc.log("e911.bridge.offer_refused", side=side, method=offer.method)
+            self._log.info("e911.bridge.offer_refused", side=side, method=offer.method)
             if not offer.answered:
                 self._reply(leg, 491)
             return
-        self._svc.log("e911.bridge.offer", side=side, method=offer.method)
+        self._log.info("e911.bridge.offer", side=side, method=offer.method)
         self._relay = _Relay(offer.method, None if offer.answered else leg, target,
                              self._offer_for(target, offer.sdp),
                              origin=leg if offer.answered else None,
@@ -228,7 +232,7 @@ class Bridge:
             self._svc.defer(self.ref, "relay-offer")
             return
         self._relay = None
-        self._svc.log("e911.bridge.offer_answered", side=self._side(leg), method=result.method,
+        self._log.info("e911.bridge.offer_answered", side=self._side(leg), method=result.method,
                       status=result.status)
         other = self._other(leg)
         if 200 <= result.status < 300 and result.sdp and other is not None:
@@ -239,7 +243,7 @@ class Bridge:
                 # The origin holds an older SDP of this side's (PJSUA answered its UPDATE, or
                 # our 200 carried the trunk's first offer) and the answer moved the media: offer
                 # the origin the new one. Its answer stays here (no `told`: no ping-pong).
-                self._svc.log("e911.bridge.offer_refresh", side=self._side(origin))
+                self._log.info("e911.bridge.offer_refresh", side=self._side(origin))
                 self._relay = _Relay("INVITE", None, origin, self._offer_for(origin, result.sdp))
                 self._svc.defer(self.ref, "relay-offer")
         if relay.source is not None:
@@ -263,7 +267,7 @@ class Bridge:
             # The other leg has a transaction of its own in progress (or is not confirmed
             # yet): the sender retries (491).
             self._relay = None
-            self._svc.log("e911.bridge.offer_failed", side=self._side(relay.target),
+            self._log.info("e911.bridge.offer_failed", side=self._side(relay.target),
                           method=relay.method, error=exc.reason)
             if relay.source is not None:
                 self._reply(relay.source, 491)
@@ -283,7 +287,7 @@ class Bridge:
                 leg.answer_offer(status, sdp)
             except pj.Error as exc:
                 # CANCELled meanwhile (PJSUA answered 487 itself) or the call is ending.
-                self._svc.log("e911.bridge.offer_reply_failed", side=self._side(leg),
+                self._log.info("e911.bridge.offer_reply_failed", side=self._side(leg),
                               status=status, error=exc.reason)
 
     def _end_relay(self) -> None:
@@ -303,12 +307,12 @@ class Bridge:
         if trunk is None or trunk.ended or self._state is not BridgeState.ANSWERED:
             return
         if not answer:
-            self._svc.log("e911.bridge.late_offer_no_answer")
+            self._log.info("e911.bridge.late_offer_no_answer")
             return
         if self._relay is not None:
             self._svc.schedule(self.ref, 0.05, "relay-ack")  # after the offer in flight
             return
-        self._svc.log("e911.bridge.offer", side="caller", method="ACK")
+        self._log.info("e911.bridge.offer", side="caller", method="ACK")
         self._relay = _Relay("INVITE", None, trunk, self._offer_for(trunk, answer),
                              origin=self._caller, told=self._caller.local_sdp)
         self._send_relay()
@@ -348,12 +352,12 @@ class Bridge:
         self._trunk = leg
         if self._tried and self._make_failures == 0:  # not a retry of the same attempt
             last = self._tried[-1]
-            self._svc.log("e911.leg.failed_over", from_trunk=last.trunk, to_trunk=attempt.trunk,
+            self._log.info("e911.leg.failed_over", from_trunk=last.trunk, to_trunk=attempt.trunk,
                           status="timeout" if last.timed_out else "not_sent" if last.not_sent
                           else last.status, attempt=index + 1)
-        self._tried.append(TrunkAttempt(attempt.trunk, attempt.purpose.value))
+        self._tried.append(TrunkAttempt(attempt.trunk, attempt.purpose))
         self._pidf_sent = pidf_of(request) or self._pidf_sent
-        self._svc.log("e911.trunk.attempt", attempt=index + 1, purpose=attempt.purpose.value)
+        self._log.info("e911.trunk.attempt", attempt=index + 1, purpose=attempt.purpose.value)
         self._placing = True
         try:
             leg.makeCall(request.uri, invite_param(request, sdp_offer=not self._late_offer))
@@ -371,7 +375,7 @@ class Bridge:
                 self._index = index - 1
                 self._svc.defer(self.ref, "next")
                 return
-            self._svc.log("e911.trunk.invite_failed", purpose=attempt.purpose.value,
+            self._log.info("e911.trunk.invite_failed", purpose=attempt.purpose.value,
                           error=exc.reason, status=exc.status)
             self._make_failures = 0
             self._last_status = 500
@@ -398,7 +402,7 @@ class Bridge:
         self._last_status = 408
         if leg is not None:
             self._attempt_ended(408, timed_out=True)
-            self._svc.log("e911.trunk.timeout", attempt=self._index + 1)
+            self._log.info("e911.trunk.timeout", attempt=self._index + 1)
             _hangup(leg)
         if self._plan.hunts_on(408):
             self._try(self._index + 1)
@@ -422,7 +426,7 @@ class Bridge:
             self._svc.defer(self.ref, "hangup-caller")
             return
         self._last_status = status or 500
-        self._svc.log("e911.trunk.failed", attempt=self._index + 1, status=self._last_status)
+        self._log.info("e911.trunk.failed", attempt=self._index + 1, status=self._last_status)
         if self._state is BridgeState.RINGING:
             self._set_state(BridgeState.HUNTING)
         if self._plan.hunts_on(self._last_status) and self._index + 1 < len(self._plan.attempts):
@@ -466,7 +470,7 @@ class Bridge:
             # Through the front when it is configured (the 302 then carries the PIDF-LO for
             # Kamailio to send on: it matters most when no INVITE could go out at all, e.g.
             # PJ_ETOOMANY in a flood), else to the bare emergency route with the PAI.
-            headers = list(self._svc.emergency_redirect(self._routed))
+            headers = list(self._svc.emergency_redirect(self._routed, log=self._log))
             # Finish first: the answer disconnects the caller leg inside the call.
             self._finish(Result.FAILED, 302)
             self._answer(302, headers=headers)
@@ -486,7 +490,7 @@ class Bridge:
                                            call_setting=call_setting))
         except pj.Error as exc:
             # The caller left between the decision and this answer, or PJSUA refused it.
-            self._svc.log("e911.bridge.answer_failed", status=status, error=exc.reason)
+            self._log.info("e911.bridge.answer_failed", status=status, error=exc.reason)
 
     # -- ends ---------------------------------------------------------------------------
 
@@ -516,11 +520,11 @@ class Bridge:
         location = self._plan.location
         self._svc.finished(self.ref, CallOutcome(
             call_ref=self._routed.call_ref or str(self.ref),
-            call_class=self._plan.call_class.value,
-            action=self._plan.action.value,
+            call_class=self._plan.call_class,
+            action=self._plan.action,
             result=result,
             status=status,
-            trunk_purpose=attempt.purpose.value if attempt and result is Result.BRIDGED else "",
+            trunk_purpose=attempt.purpose if attempt and result is Result.BRIDGED else "",
             attempts=self._attempts,
             location_source=location.source.value if location is not None else "",
             setup_seconds=(self._answered_at or now) - self._started,
@@ -529,7 +533,7 @@ class Bridge:
             tried=tuple(self._tried),
             trunk_used=attempt.trunk if attempt and result is Result.BRIDGED else "",
             pidf_lo=self._pidf_sent,
-            path="bridge" if self._plan.is_emergency else "",
+            path=CallPath.BRIDGE if self._plan.is_emergency else CallPath.NONE,
         ))
 
 

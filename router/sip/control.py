@@ -1,4 +1,5 @@
-"""What a call controller is, and the few worker services it may use.
+"""What a call controller is, and the few worker services it may use (`router.sip.worker.Worker`
+is them; a controller logs on the call's own bound logger, given when it is made).
 
 A controller owns one call (one caller leg, and for a bridge the trunk legs). It receives typed
 leg events and timer firings from the worker and tells legs what to do. It ends by reporting one
@@ -10,11 +11,12 @@ from __future__ import annotations
 from typing import Protocol
 
 import pjsua2 as pj
+from structlog.typing import FilteringBoundLogger
 
+from router.call.decide import Routed
+from router.call.outcome import CallOutcome
+from router.call.outgoing import OutgoingRequest
 from router.sip.legs import Leg, LegState
-from router.sip.outcome import CallOutcome
-from router.sip.outgoing import OutgoingRequest
-from router.sip.route import Routed
 
 
 class Services(Protocol):
@@ -34,11 +36,10 @@ class Services(Protocol):
 
     def request_for(self, routed: Routed, attempt_index: int) -> OutgoingRequest: ...
 
-    def emergency_redirect(self, routed: Routed) -> tuple[tuple[str, str], ...]: ...
+    def emergency_redirect(self, routed: Routed, *, log: FilteringBoundLogger | None = None
+                           ) -> tuple[tuple[str, str], ...]: ...
 
     def finished(self, owner: int, outcome: CallOutcome) -> None: ...
-
-    def log(self, event: str, **fields: object) -> None: ...
 
 
 class Controller(Protocol):

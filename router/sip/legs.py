@@ -18,8 +18,8 @@ from typing import Protocol
 
 import pjsua2 as pj
 
-from router.sip.outgoing import OutgoingRequest
-from router.sip.sdp import sdp_body
+from router.call.outgoing import OutgoingRequest
+from router.call.sdp import sdp_body
 
 
 class LegState(Enum):

@@ -35,32 +35,14 @@ import pjsua2 as pj
 import structlog
 from structlog.typing import FilteringBoundLogger
 
-from router.additional_data import ProviderIdentity
-from router.call.modes import (
-    AnnounceMode,
-    AnnounceOverflow,
-    AnnouncePath,
-    EmergencyPath,
-    EmergencyRequestUri,
-)
-from router.callref import mask_number, new_call_ref
-from router.emergency_invite import RequestUriMode, trunk_route
-from router.plan import Action, CallPlan
-from router.settings import Settings
-from router.sip.admission import RETRY_AFTER_SECONDS, MediaBurstGuard, SlotPolicy
-from router.sip.announce import Announcement, Prompt, front_announce_headers, load_prompts
-from router.sip.bridge import Bridge
-from router.sip.control import Controller
-from router.sip.endpoint import (
-    AccountKind,
-    EndpointSetup,
-    RouterAccount,
-    Started,
-    start_endpoint,
-    stop_endpoint,
-)
-from router.sip.front import FrontRedirect, front_redirect
-from router.sip.inbound import (
+from router.call.additional_data import ProviderIdentity
+from router.call.admission import RETRY_AFTER_SECONDS, MediaBurstGuard, SlotPolicy
+from router.call.decide import CallRouter, ParseFailure, Routed, dialled_form
+from router.call.emergency_invite import RequestUriMode, trunk_route
+from router.call.execution import Execution, ExecutionKind
+from router.call.front_announce import front_announce_headers
+from router.call.front_redirect import front_redirect
+from router.call.inbound import (
     InboundCall,
     IngressError,
     IPNetwork,
@@ -71,12 +53,34 @@ from router.sip.inbound import (
     parse_source,
     split_message,
 )
-from router.sip.legs import Leg, LegState, MidCallOffer, OfferResult, call_param
-from router.sip.outcome import CallFacts, CallOutcome, Result
-from router.sip.outgoing import OutgoingRequest
-from router.sip.requests import build_request, call_facts
-from router.sip.route import CallRouter, ParseFailure, Routed, dialled_form
-from router.sip.size import SEND_BUDGET_BYTES, invite_size
+from router.call.modes import (
+    AnnounceMode,
+    AnnounceOverflow,
+    AnnouncePath,
+    EmergencyPath,
+    EmergencyRequestUri,
+)
+from router.call.outcome import CallOutcome, Result
+from router.call.outgoing import OutgoingRequest
+from router.call.plan import Action, CallPlan
+from router.call.size import SEND_BUDGET_BYTES, invite_size
+from router.call.trunk_request import build_request
+from router.callref import mask_number, new_call_ref
+from router.location.model import Located
+from router.settings import Settings
+from router.sip.announce import Announcement, load_prompts
+from router.sip.bridge import Bridge
+from router.sip.control import Controller
+from router.sip.endpoint import (
+    AccountKind,
+    EndpointSetup,
+    RouterAccount,
+    Started,
+    start_endpoint,
+    stop_endpoint,
+)
+from router.sip.legs import Leg, LegState, MidCallOffer, OfferResult
+from router.sip.response import Response
 
 MEDIA_LINGER_SECONDS = 0.6
 """A call on the real-media account keeps its PJSUA slot a while after DISCONNECTED (its RTP
@@ -114,7 +118,8 @@ class WorkerConfig:
     True answers the final 403 + Reason at once (E911_ANNOUNCE_OVERFLOW=reject)."""
     emergency_path: EmergencyPath = EmergencyPath.AUTO
     """bridge: B2BUA every emergency call we have slots for; front: always hand it to
-    Kamailio in a 302 (router.sip.front); auto: bridge while a bridge is free, else front."""
+    Kamailio in a 302 (router.call.front_redirect); auto: bridge while a bridge is free, else
+    front."""
     announce_front: bool = False
     """E911_ANNOUNCE_PATH=front behind a front (E911_DEVICE_IP_REQUIRED, set by `run` for workers
     behind Kamailio): the 302 + X-E911-Announce instead of playing the prompt here (issue 16)."""
@@ -160,22 +165,6 @@ def _ng911(settings: Settings) -> dict[str, Any]:
             "routes": tuple(dict.fromkeys(trunk_route(t) for t in settings.trunk_psap))}
 
 
-@dataclass(frozen=True, slots=True)
-class Execution:
-    """What `onIncomingCall` will do with a call, decided in `onSelectAccount`."""
-
-    kind: str
-    """respond | bridge | announce"""
-    routed: Routed | None
-    status: int = 0
-    reason: str = ""
-    headers: tuple[tuple[str, str], ...] = ()
-    result: Result = Result.REJECTED
-    prompt: Prompt | None = None
-    front: FrontRedirect | None = None
-    """Set when the emergency call is handed to the front in a 302 (issue 10)."""
-
-
 @dataclass(slots=True)
 class _Pending:
     execution: Execution
@@ -193,103 +182,6 @@ class Stats:
     invites: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     legs_peak: int = 0
-
-
-class CallServices:
-    """The worker's services (`router.sip.control.Services`) as one call's controller sees
-    them: the same worker, but every line the controller logs carries the call's bound
-    fields (call_ref, call_id, call_class, account, port): one logger bound per call."""
-
-    def __init__(self, worker: Worker, log: FilteringBoundLogger) -> None:
-        self._worker = worker
-        self._log = log
-
-    def now(self) -> float:
-        return self._worker.now()
-
-    def new_leg(self, owner: int, account: pj.Account) -> Leg:
-        return self._worker.new_leg(owner, account)
-
-    def loop_account(self, route: str = "") -> pj.Account:
-        return self._worker.loop_account(route)
-
-    def drop_leg(self, leg: Leg) -> None:
-        self._worker.drop_leg(leg)
-
-    def schedule(self, owner: int, delay_seconds: float, tag: str) -> None:
-        self._worker.schedule(owner, delay_seconds, tag)
-
-    def defer(self, owner: int, tag: str) -> None:
-        self._worker.defer(owner, tag)
-
-    def request_for(self, routed: Routed, attempt_index: int) -> OutgoingRequest:
-        return self._worker.request_for(routed, attempt_index)
-
-    def emergency_redirect(self, routed: Routed) -> tuple[tuple[str, str], ...]:
-        return self._worker.emergency_redirect(routed, log=self._log)
-
-    def finished(self, owner: int, outcome: CallOutcome) -> None:
-        self._worker.finished(owner, outcome)
-
-    def log(self, event: str, **fields: object) -> None:
-        self._log.info(event, **fields)
-
-
-class Response:
-    """A call answered at once with a final response (302, 403, 404, 503, 400)."""
-
-    def __init__(self, ref: int, services: CallServices, execution: Execution, leg: Leg, *,
-                 call_ref: str, invite_at: float) -> None:
-        self.ref = ref
-        self._svc = services
-        self._execution = execution
-        self._leg = leg
-        self._reported = False
-        self._call_ref = call_ref
-        self._invite_at = invite_at
-        self._answered_at = 0.0
-
-    @property
-    def done(self) -> bool:
-        return self._leg.ended
-
-    def start(self) -> None:
-        ex = self._execution
-        # Noted before: a final answer disconnects the leg inside `answer()` (on_state runs).
-        self._answered_at = self._svc.now()
-        try:
-            self._leg.answer(call_param(ex.status, headers=ex.headers, reason=ex.reason))
-        except pj.Error as exc:
-            self._svc.log("e911.response.failed", status=ex.status, error=exc.reason)
-
-    def on_state(self, leg: Leg, state: LegState, status: int) -> None:
-        if state is LegState.DISCONNECTED and not self._reported:
-            self._reported = True
-            routed = self._execution.routed
-            plan = routed.plan if routed is not None else None
-            front = self._execution.front
-            location = plan.location if plan is not None and front is not None else None
-            now = self._svc.now()
-            answered_at = self._answered_at or now
-            self._svc.finished(self.ref, CallOutcome(
-                call_ref=self._call_ref,
-                call_class=plan.call_class.value if plan else "invalid",
-                action=plan.action.value if plan else "reject",
-                result=self._execution.result,
-                status=self._execution.status,
-                setup_seconds=answered_at - self._invite_at,
-                duration_seconds=now - answered_at,
-                location_source=location.source.value if location is not None else "",
-                facts=call_facts(routed) if routed is not None else CallFacts(),
-                pidf_lo=front.pidf_lo if front is not None else "",
-                path="front" if front is not None else "",
-            ))
-
-    def on_media(self, leg: Leg) -> None:
-        return
-
-    def on_timer(self, tag: str) -> None:
-        return
 
 
 class Worker:
@@ -325,7 +217,7 @@ class Worker:
         self.legs: dict[int, Leg] = {}
         self._controllers: dict[int, Controller] = {}
         self._call_logs: dict[int, FilteringBoundLogger] = {}
-        """Each live controller's bound logger (see `CallServices`), by controller ref."""
+        """Each live controller's bound logger (the one it was given), by controller ref."""
         self._held_by: dict[int, int] = {}
         """Slots reserved by calls that stay (bridges 2, announcements 1), by controller."""
         self._live: dict[int, int] = {}
@@ -473,9 +365,6 @@ class Worker:
             except Exception:  # an observer must never cost a call
                 log.exception("e911.outcome.observer_failed")
 
-    def log(self, event: str, **fields: object) -> None:
-        self._log.info(event, **fields)
-
     # -- LegEvents ----------------------------------------------------------------------
 
     def leg_state(self, leg: Leg, state: LegState, status: int) -> None:
@@ -518,11 +407,12 @@ class Worker:
             execution, log = self._decide(whole_msg, src_address, call_ref, log)
         except Exception:  # a bug here must not abort the SIP thread
             log.exception("e911.ingress.decide_failed")
-            execution = Execution("respond", None, status=500, reason="Server Internal Error")
+            execution = Execution(ExecutionKind.RESPOND, None, status=500,
+                                  reason="Server Internal Error")
         if call_id:
             self._pending[call_id] = _Pending(execution, received, call_ref, log)
         self._expire_pending()
-        return AccountKind.MEDIA if execution.kind == "announce" else AccountKind.LOOP
+        return AccountKind.MEDIA if execution.kind is ExecutionKind.ANNOUNCE else AccountKind.LOOP
 
     def call_log(self, call_ref: str, call_id: str, routed: Routed | None
                  ) -> FilteringBoundLogger:
@@ -541,19 +431,20 @@ class Worker:
         if not is_trusted(source_ip, self.config.trusted_peers):
             # Only our PBXs (and the load balancer) may use us: RFC 3261 s21.4.4.
             log.info("e911.ingress.untrusted", source=str(source_ip))
-            return Execution("respond", None, status=403, reason="Forbidden"), log
+            return Execution(ExecutionKind.RESPOND, None, status=403, reason="Forbidden"), log
         try:
             inbound = parse_invite(whole_msg, src_address, pbx_peers=self.config.pbx_peers,
                                    device_ip_header=self.config.device_ip_header,
                                    device_ip_required=self.config.device_ip_required)
         except IngressError as exc:
-            return Execution("respond", None, status=exc.status, reason="Bad Request"), log
+            return Execution(ExecutionKind.RESPOND, None, status=exc.status,
+                             reason="Bad Request"), log
         routed = self._router.route(inbound, call_ref=call_ref)
         # The caller only masked: never a full number in a log line.
         caller = mask_number(inbound.caller.user)
         if isinstance(routed, ParseFailure):
             log.info("e911.call.received", dialled_form=dialled_form(None), caller=caller)
-            return Execution("respond", None, status=routed.status, reason="Bad Request"
+            return Execution(ExecutionKind.RESPOND, None, status=routed.status, reason="Bad Request"
                              if routed.status == 400 else "Unsupported URI Scheme"), log
         log = self.call_log(call_ref, inbound.call_id, routed)
         log.info("e911.call.received", dialled_form=dialled_form(routed.dialed), caller=caller)
@@ -568,14 +459,14 @@ class Worker:
         plan = routed.plan
         log.info("e911.route.decided", action=plan.action.value,
                  located=plan.location is not None
-                 or routed.location.__class__.__name__ == "Located",
+                 or isinstance(routed.location, Located),
                  attempts=len(plan.attempts), language=plan.language.value)
         if plan.action is Action.REDIRECT:
-            return Execution("respond", routed, status=302,
+            return Execution(ExecutionKind.RESPOND, routed, status=302,
                              headers=(("Contact", f"<{plan.redirect_uri}>"),),
                              result=Result.REDIRECTED)
         if plan.action is Action.REJECT:
-            return Execution("respond", routed, status=plan.status, reason=plan.reason,
+            return Execution(ExecutionKind.RESPOND, routed, status=plan.status, reason=plan.reason,
                              headers=(_reason(plan),), result=Result.REJECTED)
         if plan.action is Action.BRIDGE:
             unfit = self._not_bridgeable(routed)
@@ -586,7 +477,7 @@ class Worker:
                                       bridge_free=self._slots.can_bridge_emergency(self._held()))
             if unfit:
                 # An ordinary call the front holds the whole of: it follows the route itself.
-                return Execution("respond", routed, status=302,
+                return Execution(ExecutionKind.RESPOND, routed, status=302,
                                  headers=(("Contact", f"<{plan.redirect_uri}>"),),
                                  result=Result.REDIRECTED)
             if plan.is_emergency:
@@ -600,14 +491,14 @@ class Worker:
                                                    and not bridge_free):
                     return self._to_front(routed, log, bridge_free=bridge_free)
                 if bridge_free:
-                    return Execution("bridge", routed)
+                    return Execution(ExecutionKind.BRIDGE, routed)
                 # No slot for a bridge: never a failure to a 911, send it on by redirect.
                 log.warning("e911.emergency.redirected_no_slot", held=self._held())
-                return Execution("respond", routed, status=302,
+                return Execution(ExecutionKind.RESPOND, routed, status=302,
                                  headers=(("Contact", f"<{plan.redirect_uri}>"),),
                                  result=Result.REDIRECTED)
             if self._slots.can_bridge_normal(self._held()):
-                return Execution("bridge", routed)
+                return Execution(ExecutionKind.BRIDGE, routed)
             return _shed(routed)
         prompt = self._prompts.get(plan.language.value) or self._prompts.get(
             self.config.default_language)
@@ -616,7 +507,7 @@ class Worker:
             language = (plan.language.value if plan.language.value in self._prompts
                         else self.config.default_language)
             log.info("e911.announce.front", language=language)
-            return Execution("respond", routed, status=302, reason="Moved Temporarily",
+            return Execution(ExecutionKind.RESPOND, routed, status=302, reason="Moved Temporarily",
                              headers=front_announce_headers(language),
                              result=Result.ANNOUNCED)
         if not routed.inbound.body_whole:
@@ -624,19 +515,20 @@ class Worker:
             prompt = None
         if prompt is None:
             log.warning("e911.announce.no_prompt", language=plan.language.value)
-            return Execution("respond", routed, status=plan.status, headers=(_reason(plan),),
+            return Execution(ExecutionKind.RESPOND, routed, status=plan.status,
+                             headers=(_reason(plan),),
                              result=Result.ANNOUNCED)
         if not self._slots.can_hold_normal(self._held(), 1):
             return self._no_announcement(routed)
         if not self._media_guard.try_acquire(self._clock()):
             log.warning("e911.media.burst_guard")
             return self._no_announcement(routed)
-        return Execution("announce", routed, prompt=prompt)
+        return Execution(ExecutionKind.ANNOUNCE, routed, prompt=prompt)
 
     def _not_bridgeable(self, routed: Routed) -> str:
         """Why a bridge could not carry this call ("" when it can): we do not have the
         caller's body whole, or the trunk INVITE would exceed what the wheel can send
-        (PJSIP_EMSGTOOLONG, router.sip.size)."""
+        (PJSIP_EMSGTOOLONG, router.call.size)."""
         inbound = routed.inbound
         if inbound.body_withheld:
             return "body_withheld"
@@ -652,20 +544,21 @@ class Worker:
 
     def _to_front(self, routed: Routed, log: FilteringBoundLogger, *,
                   bridge_free: bool) -> Execution:
-        """The emergency 302 that Kamailio turns into the emergency INVITE (router.sip.front):
-        emergency capacity becomes the front's, and the PIDF-LO still goes with the call."""
+        """The emergency 302 that Kamailio turns into the emergency INVITE
+        (router.call.front_redirect): emergency capacity becomes the front's, and the PIDF-LO
+        still goes with the call."""
         try:
             front = front_redirect(routed, host=self.config.host,
                                    call_ref=front_ref(routed.call_ref))
         except ValueError:  # an unsafe value: never a failure to a 911, send it on bare
             log.exception("e911.emergency.front_build_failed")
-            return Execution("respond", routed, status=302,
+            return Execution(ExecutionKind.RESPOND, routed, status=302,
                              headers=(("Contact", f"<{routed.plan.redirect_uri}>"),),
                              result=Result.REDIRECTED)
         log.info("e911.emergency.front", front_ref=front.call_ref,
                  purpose=front.purpose.value, located=bool(front.pidf_lo),
                  bridge_free=bridge_free, held=self._held(), left_out=list(front.left_out))
-        return Execution("respond", routed, status=302, reason="Moved Temporarily",
+        return Execution(ExecutionKind.RESPOND, routed, status=302, reason="Moved Temporarily",
                          headers=front.headers, result=Result.REDIRECTED, front=front)
 
     def _no_announcement(self, routed: Routed) -> Execution:
@@ -675,7 +568,8 @@ class Worker:
         if not self.config.announce_overflow_reject:
             return _shed(routed)
         plan = routed.plan
-        return Execution("respond", routed, status=plan.status, headers=(_reason(plan),),
+        return Execution(ExecutionKind.RESPOND, routed, status=plan.status,
+                         headers=(_reason(plan),),
                          result=Result.REJECTED)
 
     def _incoming(self, account: RouterAccount, call_id: int, whole_msg: str) -> None:
@@ -684,7 +578,7 @@ class Worker:
         pending = self._pending.pop(sip_call_id, None)
         if pending is None:  # no decision for this Call-ID (expired, or a bug): 500
             call_ref = new_call_ref()
-            pending = _Pending(Execution("respond", None, status=500,
+            pending = _Pending(Execution(ExecutionKind.RESPOND, None, status=500,
                                          reason="Server Internal Error"),
                                self._clock(), call_ref,
                                self.call_log(call_ref, sip_call_id, None))
@@ -702,24 +596,24 @@ class Worker:
         leg = Leg(account, self, next(self._refs), ref, call_id)
         leg.on_media_account = account.kind == AccountKind.MEDIA
         self._keep(leg)
-        services = CallServices(self, pending.log)
         controller: Response | Bridge | Announcement
-        if execution.kind == "bridge" and execution.routed is not None:
+        if execution.kind is ExecutionKind.BRIDGE and execution.routed is not None:
             slots = 2
-            controller = Bridge(ref, services, execution.routed, leg,
+            controller = Bridge(ref, self, execution.routed, leg, log=pending.log,
                                 attempt_timeout_seconds=self.config.trunk_timeout_seconds)
-        elif execution.kind == "announce" and execution.routed is not None and \
+        elif execution.kind is ExecutionKind.ANNOUNCE and execution.routed is not None and \
                 execution.prompt is not None and account.kind == AccountKind.MEDIA:
             slots = 1
-            controller = Announcement(ref, services, execution.routed.plan, leg,
-                                      execution.prompt, call_ref=pending.call_ref,
+            controller = Announcement(ref, self, execution.routed.plan, leg,
+                                      execution.prompt, log=pending.log,
+                                      call_ref=pending.call_ref,
                                       invite_at=pending.created)
         else:
             slots = 0
-            if execution.kind != "respond":
+            if execution.kind is not ExecutionKind.RESPOND:
                 execution = _shed(execution.routed)
-            controller = Response(ref, services, execution, leg, call_ref=pending.call_ref,
-                                  invite_at=pending.created)
+            controller = Response(ref, self, execution, leg, log=pending.log,
+                                  call_ref=pending.call_ref, invite_at=pending.created)
         self._controllers[ref] = controller
         self._call_logs[ref] = pending.log
         if slots:
@@ -899,7 +793,7 @@ def _reason(plan: CallPlan) -> tuple[str, str]:
 
 def _shed(routed: Routed | None) -> Execution:
     """RFC 3261 s21.5.4: 503 with Retry-After, so the PBX (or Kamailio) tries elsewhere."""
-    return Execution("respond", routed, status=503, reason="Service Unavailable",
+    return Execution(ExecutionKind.RESPOND, routed, status=503, reason="Service Unavailable",
                      headers=(("Retry-After", str(RETRY_AFTER_SECONDS)),),
                      result=Result.SHED)
 

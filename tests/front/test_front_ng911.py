@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.emergency_invite import SOS_SERVICE_URN
+from router.call.emergency_invite import SOS_SERVICE_URN
 from tests.front.conftest import OFFICE, USER_CALLBACK, requires_kamailio
 from tests.front.harness import running_router
 from tests.pidf_check import InviteExpectation, assert_emergency_invite

@@ -19,7 +19,7 @@ def test_unlocated_call_without_an_announcement_slot_gets_403_at_once(
     front_store_url: str, tmp_path: Path
 ) -> None:
     """E911_ANNOUNCE_OVERFLOW=reject: one worker plays an announcement (its non-emergency share
-    of slots: router/sip/admission.py); the next unlocated caller gets the final 403 + Reason
+    of slots: router/call/admission.py); the next unlocated caller gets the final 403 + Reason
     right away, not a 503 the PBX would retry."""
     with running_router({"E911_DATABASE_URL": front_store_url,
                          "E911_ANNOUNCE_OVERFLOW": "reject"}, tmp_path, workers=1) as router:

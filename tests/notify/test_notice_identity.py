@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from router.call.decide import CallRouter, Routed
+from router.call.inbound import parse_invite
+from router.call.plan import RoutingPolicy
+from router.call.trunk_request import build_request
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
 from router.location.view import LocationView
 from router.notify.hook import notice_from_route
 from router.notify.model import EmergencyCallNotice
-from router.plan import RoutingPolicy
 from router.settings import load_settings
-from router.sip.inbound import parse_invite
-from router.sip.requests import build_request
-from router.sip.route import CallRouter, Routed
 from router.store.store import Store, open_store
 from tests.pidf_check import parse_sip_message
 from tests.store.conftest import validated

@@ -13,6 +13,9 @@ import pytest
 import sqlalchemy as sa
 from structlog.testing import capture_logs
 
+from router.call.decide import CallRouter, Routed
+from router.call.inbound import parse_invite
+from router.call.plan import RoutingPolicy
 from router.db import schema
 from router.location.civic import CivicAddress
 from router.location.model import (
@@ -27,10 +30,7 @@ from router.notify.model import CountedState, EmergencyCallNotice
 from router.notify.outbox import Outbox
 from router.notify.recorder import NotificationRecorder
 from router.notify.spool import Spool
-from router.plan import RoutingPolicy
 from router.settings import load_settings
-from router.sip.inbound import parse_invite
-from router.sip.route import CallRouter, Routed
 from router.store.store import Store
 from tests.notify.storage import CommittedWrites, EngineOnly, flaky_store, on_insert
 from tests.notify.support import (

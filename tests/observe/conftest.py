@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from router.call.outcome import CallFacts, CallOutcome, Result, TrunkAttempt
 from router.records.model import CallRecord, TrunkTry
-from router.sip.outcome import CallFacts, CallOutcome, Result, TrunkAttempt
 from tests.store.conftest import open_another, store
 
 __all__ = ["open_another", "store"]

@@ -12,9 +12,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from dialplan import DialPlanConfig, classify
+from router.call.decide import dialled_form
+from router.call.outcome import CallOutcome
 from router.callref import mask_number, new_call_ref
-from router.sip.outcome import CallOutcome
-from router.sip.route import dialled_form
 from tests.observe.conftest import outcome
 
 pytestmark = pytest.mark.sip
@@ -26,7 +26,7 @@ BOUND = {"port", "call_ref", "call_id", "call_class", "account"}
 
 
 def _worker() -> object:
-    from router.sip.route import CallRouter
+    from router.call.decide import CallRouter
     from router.sip.worker import Worker, WorkerConfig
 
     router = CallRouter(None, None, None)  # type: ignore[arg-type]  # never asked to route
@@ -35,15 +35,14 @@ def _worker() -> object:
 
 
 def test_call_services_log_every_line_with_the_calls_bound_fields() -> None:
-    """A controller's `log` (CallServices) carries call_ref, call_id, class, account, port;
-    before classification the class is "invalid" and the account null."""
-    from router.sip.worker import CallServices
-
+    """A controller's logger (`Worker.call_log`, given to it when it is made) carries
+    call_ref, call_id, class, account, port; before classification the class is "invalid"
+    and the account null."""
     worker = _worker()
     with capture_logs() as logs:
-        services = CallServices(worker, worker.call_log(  # type: ignore[arg-type,attr-defined]
-            "call_0123456789ab0123456789ab", "abc@pbx", None))
-        services.log("e911.trunk.attempt", attempt=1, purpose="psap")
+        log = worker.call_log(  # type: ignore[attr-defined]
+            "call_0123456789ab0123456789ab", "abc@pbx", None)
+        log.info("e911.trunk.attempt", attempt=1, purpose="psap")
     assert logs == [{
         "event": "e911.trunk.attempt", "log_level": "info", "port": 5999,
         "call_ref": "call_0123456789ab0123456789ab", "call_id": "abc@pbx",

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from structlog.testing import capture_logs
 
+from router.call.outcome import Result, TrunkAttempt
 from router.metrics import (
     REGISTRY,
     CallOutcomeLabel,
@@ -17,7 +18,6 @@ from router.metrics import (
 )
 from router.observe import CallObserver, TimedView, count_call
 from router.records.model import CallRecord, pidf_sha256
-from router.sip.outcome import Result, TrunkAttempt
 from tests.observe.conftest import CALLBACK, PIDF, PSAP, SORTING, outcome
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from router.call.outcome import CallOutcome
 from router.observe import CallObserver, mask_number
 from router.records.model import CallRecord
-from router.sip.outcome import CallOutcome
 from tests.observe.conftest import CALLBACK, PIDF, outcome
 
 pytestmark = pytest.mark.sip
@@ -35,7 +35,7 @@ class Records:
 
 
 def _worker(on_outcome: object) -> object:
-    from router.sip.route import CallRouter
+    from router.call.decide import CallRouter
     from router.sip.worker import Worker, WorkerConfig
 
     router = CallRouter(None, None, None)  # type: ignore[arg-type]  # never asked to route

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from router.call.plan import Purpose
 from router.metrics import REGISTRY
-from router.plan import Purpose
 from router.trunk_probe import (
     TrunkProber,
     is_up,

@@ -22,9 +22,10 @@ import os, sys
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import open_store
 from router.location.view import LocationView
+from router.metrics import LOCATION_VIEW_VERSION
 store = open_store(sys.argv[1])
 store.upsert_user(DEFAULT_ACCOUNT_ID, "1001", display_name="Ada")
-view = LocationView(store)
+view = LocationView(store, on_version=LOCATION_VIEW_VERSION.set)
 view.refresh()
 print(os.getpid(), view.seq, store.change_seq())
 """

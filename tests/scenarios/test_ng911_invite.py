@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from router.emergency_invite import SOS_SERVICE_URN
+from router.call.emergency_invite import SOS_SERVICE_URN
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
 from router.store.store import open_store
 from tests.pidf_check import InviteExpectation, assert_emergency_invite

@@ -16,9 +16,9 @@ from ipaddress import ip_address, ip_network
 
 import pytest
 
-from router.sip.front import SDP, front_redirect
-from router.sip.inbound import MAX_READ_BYTES, parse_invite
-from router.sip.size import SEND_BUDGET_BYTES, response_size
+from router.call.front_redirect import SDP, front_redirect
+from router.call.inbound import MAX_READ_BYTES, parse_invite
+from router.call.size import SEND_BUDGET_BYTES, response_size
 from tests.scenarios.conftest import WorkerFactory
 from tests.unit.test_front_redirect import routed_call
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from router.call.front_announce import front_announce_headers
 from router.commands.status import _announce_lines
 from router.kamailio.announce import announce_front, announce_values
 from router.kamailio.front import front_config
@@ -16,7 +17,6 @@ from router.kamailio.rtpengine import _bencoded_strings, render_conf, rtpengine_
 from router.kamailio.stats import front_metrics
 from router.settings import load_settings
 from router.settings_parsers import SettingsError
-from router.sip.announce import front_announce_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = str(ROOT / "config" / "prompts")

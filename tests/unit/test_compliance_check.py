@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from router.emergency_invite import CallbackIdentity, build_emergency_invite
+from router.call.emergency_invite import CallbackIdentity, build_emergency_invite
 from router.pidf import to_pidf
 from scripts.loadlib import (
     BLOCKED_REASON,

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 from dialplan import CallClass, classify
+from router.call.admission import BRIDGE_SLOTS, SlotPolicy
+from router.call.plan import Action, RoutingPolicy, plan_call
 from router.location.model import CallerContext, Unlocated, UnlocatedReason
 from router.location.validate import _FORBIDDEN
-from router.plan import Action, RoutingPolicy, plan_call
-from router.sip.admission import BRIDGE_SLOTS, SlotPolicy
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 POLICY = RoutingPolicy(trunk_psap=("sip:psap.example",),

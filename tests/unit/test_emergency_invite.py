@@ -1,4 +1,4 @@
-"""router.emergency_invite: what the outgoing emergency INVITE carries, built as data."""
+"""router.call.emergency_invite: what the outgoing emergency INVITE carries, built as data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from router.emergency_invite import (
+from router.call.emergency_invite import (
     MULTIPART_MIXED,
     CallbackIdentity,
     build_emergency_invite,

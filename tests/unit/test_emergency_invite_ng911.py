@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from router.additional_data import ProviderIdentity
-from router.emergency_invite import (
+from router.call.additional_data import ProviderIdentity
+from router.call.emergency_invite import (
     SOS_SERVICE_URN,
     RequestUriMode,
     build_emergency_invite,

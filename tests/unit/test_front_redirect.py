@@ -1,10 +1,14 @@
-"""The worker's emergency 302 for the front path (router.sip.front): pure, no pjsua2."""
+"""The worker's emergency 302 for the front path (router.call.front_redirect): pure, no pjsua2."""
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
 
+from router.call.decide import CallRouter, Routed
+from router.call.front_redirect import front_redirect
+from router.call.inbound import parse_invite
+from router.call.plan import Purpose, RoutingPolicy
 from router.location.civic import CivicAddress
 from router.location.model import (
     Callback,
@@ -16,11 +20,7 @@ from router.location.model import (
     UnlocatedReason,
 )
 from router.pidf import from_pidf
-from router.plan import Purpose, RoutingPolicy
 from router.settings import load_settings
-from router.sip.front import front_redirect
-from router.sip.inbound import parse_invite
-from router.sip.route import CallRouter, Routed
 from tests.pidf_check import validate_pidf
 
 OFFICE = CivicAddress(

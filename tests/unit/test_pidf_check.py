@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from router.emergency_invite import CallbackIdentity, build_emergency_invite
+from router.call.emergency_invite import CallbackIdentity, build_emergency_invite
 from router.location.civic import CivicAddress
 from router.pidf import LocationElement, to_pidf
 from router.schemas import PIDF_LO_BUNDLE, PIDF_XSD_DIR

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from router.emergency_invite import CallbackIdentity, build_emergency_invite
+from router.call.emergency_invite import CallbackIdentity, build_emergency_invite
 from router.location.civic import CivicAddress
 from router.pidf import to_pidf
 from tests.pidf_check import InviteExpectation, assert_emergency_invite, build_raw_invite

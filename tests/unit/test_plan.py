@@ -6,6 +6,15 @@ import pytest
 
 from dialplan import CallClass, classify
 from router.call.modes import AnnounceMode, NormalCallMode
+from router.call.plan import (
+    ADDRESS_NOT_REGISTERED,
+    Action,
+    CallbackIdentity,
+    Purpose,
+    RoutingPolicy,
+    plan_call,
+    with_user,
+)
 from router.language import Language
 from router.location.civic import CivicAddress
 from router.location.model import (
@@ -16,15 +25,6 @@ from router.location.model import (
     LocationSource,
     Unlocated,
     UnlocatedReason,
-)
-from router.plan import (
-    ADDRESS_NOT_REGISTERED,
-    Action,
-    CallbackIdentity,
-    Purpose,
-    RoutingPolicy,
-    plan_call,
-    with_user,
 )
 from router.settings import load_settings
 

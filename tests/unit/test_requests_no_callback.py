@@ -1,14 +1,14 @@
-"""`build_request` for a located 911 when no callback number is known (router.sip.requests):
+"""`build_request` for a located 911 when no callback number is known (router.call.trunk_request):
 the PIDF-LO goes with the call all the same, with no P-Asserted-Identity. Pure, no pjsua2."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from router.additional_data import ProviderIdentity
-from router.emergency_invite import SOS_SERVICE_URN, RequestUriMode
+from router.call.additional_data import ProviderIdentity
+from router.call.emergency_invite import SOS_SERVICE_URN, RequestUriMode
+from router.call.trunk_request import build_request, callback_number, pidf_of
 from router.pidf import from_pidf
-from router.sip.requests import build_request, callback_number, pidf_of
 from tests.pidf_check import validate_additional_data, validate_pidf
 from tests.unit.test_front_redirect import OFFICE, routed_call
 

@@ -1,8 +1,8 @@
-"""router/sip/sdp.py: the SDP of a SIP message, and where its media goes."""
+"""router/call/sdp.py: the SDP of a SIP message, and where its media goes."""
 
 from __future__ import annotations
 
-from router.sip.sdp import media_address, sdp_body
+from router.call.sdp import media_address, sdp_body
 
 OFFER = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
          "m=audio 6000 RTP/AVP 0 8\r\na=sendrecv\r\n")

@@ -1,4 +1,4 @@
-"""Ingress parsing and admission, pure (router.sip.inbound / admission never import pjsua2)."""
+"""Ingress parsing and admission, pure (router.call.inbound / admission never import pjsua2)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from router.sip.admission import MediaBurstGuard, SlotPolicy
-from router.sip.inbound import IngressError, is_trusted, parse_invite, parse_name_addr
+from router.call.admission import MediaBurstGuard, SlotPolicy
+from router.call.inbound import IngressError, is_trusted, parse_invite, parse_name_addr
 
 PBX = (ipaddress.ip_network("10.1.0.0/16"),)
 
@@ -102,8 +102,8 @@ def test_media_burst_guard_allows_limit_per_window() -> None:
 def test_pure_sip_modules_do_not_import_pjsua2() -> None:
     """tests/unit stays free of pjsua2: the pure ingress modules never pull it in (checked in
     a fresh interpreter: in a whole-suite run other directories load pjsua2 first)."""
-    code = ("import sys, router.sip.admission, router.sip.inbound, router.sip.front, "
-            "router.sip.route; print('pjsua2' in sys.modules)")
+    code = ("import sys, router.call.admission, router.call.inbound, router.call.front_redirect, "
+            "router.call.decide; print('pjsua2' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 0, proc.stderr

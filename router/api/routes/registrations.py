@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from router.api.auth import require_admin
 from router.api.deps import USER_PATTERN, Caller, Deps
 from router.api.errors import ApiError, ErrorType, FieldError, error_responses, invalid
+from router.call.inbound import parse_name_addr
 from router.location.bindings import parse_ip
 from router.location.registrations import (
     DEFAULT_EXPIRES_SECONDS,
@@ -32,7 +33,6 @@ from router.location.registrations import (
     RegState,
     parse_reginfo,
 )
-from router.sip.inbound import parse_name_addr
 from router.store.store import Store
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])

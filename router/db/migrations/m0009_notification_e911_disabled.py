@@ -1,6 +1,6 @@
 """0009: `notifications.e911_disabled`: the account's E911 was off when the 911 was placed.
 
-Such a 911 goes to the sorting center without an address (router/plan.py), and the
+Such a 911 goes to the sorting center without an address (router/call/plan.py), and the
 emergency contacts' e-mail must say so instead of "no address was registered" (issue 18).
 The notice is evidence of what happened at the call, so the flag is stored with it rather
 than read from the account when the e-mail is sent. Rows written before this step get

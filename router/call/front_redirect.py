@@ -30,12 +30,12 @@ import base64
 import secrets
 from dataclasses import dataclass
 
+from router.call.decide import Routed
+from router.call.outgoing import OutgoingRequest
+from router.call.plan import Purpose
+from router.call.size import SEND_BUDGET_BYTES, response_size
+from router.call.trunk_request import build_request, pidf_of
 from router.hlang import add_hlang
-from router.plan import Purpose
-from router.sip.outgoing import OutgoingRequest
-from router.sip.requests import build_request, pidf_of
-from router.sip.route import Routed
-from router.sip.size import SEND_BUDGET_BYTES, response_size
 
 ROUTE = "X-E911-Route"
 CALL_REF = "X-E911-Call-Ref"
@@ -57,7 +57,7 @@ class FrontRedirect:
     pidf_lo: str
     """The PIDF-LO handed to the front ("" when none)."""
     left_out: tuple[str, ...] = ()
-    """X-E911-* headers left out so the 302 fits the wheel's send limit (router.sip.size):
+    """X-E911-* headers left out so the 302 fits the wheel's send limit (router.call.size):
     X-E911-SDP first (Kamailio then sends the caller's own body), then X-E911-Fallback."""
 
 

@@ -1,6 +1,6 @@
 """The outgoing INVITE for one route attempt, as data (`OutgoingRequest`). Pure.
 
-Emergency and test attempts carry what `router.emergency_invite` builds (RFC 6881 s9):
+Emergency and test attempts carry what `router.call.emergency_invite` builds (RFC 6881 s9):
 `P-Asserted-Identity` with the callback number (none when no number is known), `Priority:
 emergency`, and with a location `Geolocation: <cid:...>`, `Geolocation-Routing: yes` and the
 PIDF-LO part: a located 911 carries its location whether or not a callback number exists.
@@ -12,19 +12,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from router.additional_data import ProviderIdentity
-from router.emergency_invite import (
+from router.call.additional_data import ProviderIdentity
+from router.call.decide import Routed
+from router.call.emergency_invite import (
     CallbackIdentity,
     RequestUriMode,
     build_emergency_invite,
     nanp_e164,
     trunk_request_uri,
 )
+from router.call.outcome import CallFacts
+from router.call.outgoing import BodyPart, OutgoingRequest
+from router.call.plan import Purpose
 from router.pidf import to_pidf
-from router.plan import Purpose
-from router.sip.outcome import CallFacts
-from router.sip.outgoing import BodyPart, OutgoingRequest
-from router.sip.route import Routed
 
 _LANG_TAGS = {"en": "en-US", "es": "es-US", "fr": "fr-CA"}
 

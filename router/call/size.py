@@ -9,8 +9,8 @@ the PIDF-LO, the caller's SDP) would not fit is carried by the front instead; th
 
 from __future__ import annotations
 
-from router.sip.inbound import MAX_READ_BYTES
-from router.sip.outgoing import OutgoingRequest
+from router.call.inbound import MAX_READ_BYTES
+from router.call.outgoing import OutgoingRequest
 
 SEND_BUDGET_BYTES = MAX_READ_BYTES - 400
 """What a message we build may take: the wheel's limit less room for what PJSUA adds that we

@@ -19,7 +19,7 @@ its last attempt is always the sorting center, which can take any 911 call.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from dialplan import CallClass, Dialed
 from router import sipsafe
@@ -40,7 +40,7 @@ NORMAL_STOP_CODES: frozenset[int] = frozenset(
 """A bridged normal call hunts on timeout, 408, 5xx and 6xx; any other final code goes upstream."""
 
 
-class Action(Enum):
+class Action(StrEnum):
     BRIDGE = "bridge"
     """Signalling-only B2BUA leg along `attempts` (SDP passed through, no media through us)."""
     REDIRECT = "redirect"
@@ -51,7 +51,7 @@ class Action(Enum):
     """A final response `status` with an RFC 3326 `Reason`."""
 
 
-class Purpose(Enum):
+class Purpose(StrEnum):
     PSAP = "psap"
     SORTING_CENTER = "sorting_center"
     TEST = "test"

@@ -37,7 +37,7 @@ from enum import StrEnum
 from typing import Final
 
 from router import sipsafe
-from router.additional_data import ProviderIdentity, additional_data_blocks
+from router.call.additional_data import ProviderIdentity, additional_data_blocks
 from router.hlang import add_hlang, hlang_sdp_lines, language_tag
 
 __all__ = [

@@ -115,7 +115,7 @@ def _element(parent: etree._Element, ns: str, name: str, text: str) -> etree._El
 
 def _serialize(root: etree._Element) -> bytes:
     # No XML declaration (UTF-8 is XML's default, XML 1.0 s4.3.3): every byte counts, the
-    # wheel builds no message above 4,000 bytes (router/sip/size.py).
+    # wheel builds no message above 4,000 bytes (router/call/size.py).
     return bytes(etree.tostring(root, encoding="UTF-8"))
 
 

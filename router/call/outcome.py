@@ -4,7 +4,11 @@ it (stamina / ctms style: two observers of one outcome). Pure."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
+from typing import Literal
+
+from dialplan import CallClass
+from router.call.plan import Action, Purpose
 
 
 class Result(Enum):
@@ -22,9 +26,20 @@ class Result(Enum):
     """The caller gave up (CANCEL) before an answer."""
 
 
+class CallPath(StrEnum):
+    """Which path carried an emergency call (`CallOutcome.path`)."""
+
+    NONE = ""
+    """Not an emergency call carried by us (a normal call, or one refused at once)."""
+    BRIDGE = "bridge"
+    """Our B2BUA leg (router.sip.bridge)."""
+    FRONT = "front"
+    """A 302 that Kamailio turned into the emergency INVITE (router.call.front_redirect)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CallFacts:
-    """What the routing decision knew about the caller (`router.sip.requests.call_facts`)."""
+    """What the routing decision knew about the caller (`router.call.trunk_request.call_facts`)."""
 
     dialed: str = ""
     """The dial string as received (`InboundCall.dialed`)."""
@@ -45,8 +60,7 @@ class TrunkAttempt:
 
     trunk: str
     """The trunk URI from the settings."""
-    purpose: str
-    """psap | sorting_center | test | outbound"""
+    purpose: Purpose
     status: int = 0
     """The trunk's final status (200 answered); 0 when none came (the caller left first)."""
     timed_out: bool = False
@@ -60,13 +74,13 @@ class CallOutcome:
     call_ref: str
     """The call's one reference (`router.callref.new_call_ref`, made when the worker first
     handled the INVITE): the same in its log lines, its call record and its notification."""
-    call_class: str
-    action: str
+    call_class: CallClass
+    action: Action
     result: Result
     status: int
     """The final status we sent upstream (200 for an answered call)."""
-    trunk_purpose: str = ""
-    """Which kind of trunk carried it (psap, sorting_center, test, outbound)."""
+    trunk_purpose: Purpose | Literal[""] = ""
+    """Which kind of trunk carried it ("" when no trunk answered)."""
     attempts: int = 0
     location_source: str = ""
     """binding | network | "" (unlocated)."""
@@ -83,6 +97,5 @@ class CallOutcome:
     """The trunk URI that answered ("" when none did)."""
     pidf_lo: str = ""
     """The PIDF-LO body exactly as sent in the last INVITE that carried one ("" when none)."""
-    path: str = ""
-    """Which path carried an emergency call: "bridge" (our B2BUA leg) or "front" (a 302 that
-    Kamailio turned into the emergency INVITE, router.sip.front); "" for other calls."""
+    path: CallPath = CallPath.NONE
+    """Which path carried an emergency call (bridge or front); NONE ("") for other calls."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dialplan import SERVICE_CODES, CallClass, Dialed, DialPlanConfig, DialPlanParseError, classify
+from router.call.inbound import InboundCall
+from router.call.plan import CallPlan, RoutingPolicy, plan_call
 from router.location.model import (
     DEFAULT_ACCOUNT_ID,
     CallerContext,
@@ -20,8 +22,6 @@ from router.location.model import (
     Unlocated,
     UnlocatedReason,
 )
-from router.plan import CallPlan, RoutingPolicy, plan_call
-from router.sip.inbound import InboundCall
 
 
 class LocationView(Protocol):

@@ -69,7 +69,7 @@ class InboundCall:
     `MAX_READ_BYTES` of the datagram (docs/sip-worker.md, "Message size")."""
     echoed_bytes: int = 0
     """The length of the header lines a response repeats (Via, Record-Route, From, To,
-    Call-ID, CSeq: RFC 3261 s8.2.6.2), for sizing our 302 (router.sip.size)."""
+    Call-ID, CSeq: RFC 3261 s8.2.6.2), for sizing our 302 (router.call.size)."""
     body_withheld: bool = False
     """The front kept the body (and padding headers) back because the whole INVITE would not
     fit what we read (`X-E911-Body: withheld`, from the front only): only the front can carry
