@@ -43,6 +43,7 @@ from router.call.modes import (
     EmergencyRequestUri,
     NormalCallMode,
 )
+from router.call.plan import RoutingPolicy
 from router.deploy import Front, LogFormat
 from router.language import Language
 from router.settings_parsers import (
@@ -301,6 +302,18 @@ class Settings:
             extra_emergency_numbers=self.extra_emergency_numbers,
             extension_min_digits=self.extension_min_digits,
             extension_max_digits=self.extension_max_digits,
+        )
+
+    def routing_policy(self) -> RoutingPolicy:
+        """The slice of the settings a call plan depends on (`router.call.plan.plan_call`)."""
+        return RoutingPolicy(
+            trunk_psap=self.trunk_psap,
+            trunk_sorting_center=self.trunk_sorting_center,
+            trunk_test=self.trunk_test or self.trunk_psap,
+            trunk_outbound=self.trunk_outbound,
+            normal_call_mode=self.normal_call_mode,
+            announce_mode=self.announce_mode,
+            default_language=self.default_language,
         )
 
 

@@ -37,9 +37,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from router.api.errors import ApiError, ErrorType, forbidden, unauthenticated
 from router.db import schema
+from router.db.errors import NotFound
 from router.db.transactions import Transactions
 from router.location.model import DEFAULT_ACCOUNT_ID
-from router.store.errors import NotFound
 from router.store.ids import new_id
 from router.store.store import Store
 

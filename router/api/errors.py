@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from router.store.errors import Conflict, EnableRefused, InvalidValue, NotFound
+from router.db.errors import Conflict, EnableRefused, InvalidValue, NotFound
 
 log = structlog.get_logger(__name__)
 

@@ -8,9 +8,10 @@ strings. This module does not import pjsua2: `tests/unit` may use it.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from router.nameaddr import URI_USER, NameAddr, parse_name_addr
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -20,25 +21,12 @@ _COMPACT = {"f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "conten
             "c": "content-type", "v": "via", "k": "supported", "s": "subject", "e":
             "content-encoding"}
 
-_NAME_ADDR = re.compile(
-    r'^\s*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<token>[^<"]*?))\s*<(?P<uri>[^>]*)>')
-_URI_USER = re.compile(r"^(?:sips?|tel):(?:(?P<user>[^@;?>]*)@)?(?P<host>[^;?>]*)", re.I)
 
 
 class IngressError(ValueError):
     """The INVITE cannot be understood; the caller gets `status` (RFC 3261 s21.4.1: 400)."""
 
     status = 400
-
-
-@dataclass(frozen=True, slots=True)
-class NameAddr:
-    """A From / P-Asserted-Identity value (RFC 3261 s25.1 name-addr)."""
-
-    display_name: str
-    uri: str
-    user: str
-    host: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,25 +121,6 @@ def header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
         if key == wanted:
             return value
     return None
-
-
-def parse_name_addr(value: str) -> NameAddr:
-    """Parse a From/PAI/Contact value: `"Name" <sip:user@host>;tag=x` or `sip:user@host;tag=x`."""
-    match = _NAME_ADDR.match(value)
-    if match:
-        display = match.group("quoted")
-        if display is None:
-            display = (match.group("token") or "").strip()
-        else:
-            display = re.sub(r"\\(.)", r"\1", display)
-        uri = match.group("uri").strip()
-    else:
-        display = ""
-        uri = value.split(";", 1)[0].strip()
-    user_match = _URI_USER.match(uri)
-    if not user_match:
-        return NameAddr(display, uri, "", "")
-    return NameAddr(display, uri, user_match.group("user") or "", user_match.group("host") or "")
 
 
 def parse_source(src_address: str) -> tuple[IPAddress, int]:
@@ -252,7 +221,7 @@ def dial_string(request_uri: str) -> str:
     (RFC 5031)."""
     if request_uri.lower().startswith("urn:"):
         return request_uri
-    match = _URI_USER.match(request_uri)
+    match = URI_USER.match(request_uri)
     if not match:
         return request_uri
     return match.group("user") or ""

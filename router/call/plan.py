@@ -26,7 +26,6 @@ from router import sipsafe
 from router.call.modes import AnnounceMode, NormalCallMode
 from router.language import Language
 from router.location.model import CallerContext, Located, Unlocated
-from router.settings import Settings
 
 EMERGENCY_USER = "911"
 TEST_USER = "933"
@@ -111,7 +110,8 @@ class CallPlan:
 
 @dataclass(frozen=True, slots=True)
 class RoutingPolicy:
-    """The settings a plan depends on (a slice of `Settings`, so tests build it directly)."""
+    """The settings a plan depends on (a slice of `Settings`: `Settings.routing_policy()`;
+    tests build it directly)."""
 
     trunk_psap: tuple[str, ...]
     trunk_sorting_center: tuple[str, ...]
@@ -120,18 +120,6 @@ class RoutingPolicy:
     normal_call_mode: NormalCallMode = NormalCallMode.REDIRECT
     announce_mode: AnnounceMode = AnnounceMode.EARLY
     default_language: Language = Language.EN
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RoutingPolicy:
-        return cls(
-            trunk_psap=settings.trunk_psap,
-            trunk_sorting_center=settings.trunk_sorting_center,
-            trunk_test=settings.trunk_test or settings.trunk_psap,
-            trunk_outbound=settings.trunk_outbound,
-            normal_call_mode=settings.normal_call_mode,
-            announce_mode=settings.announce_mode,
-            default_language=settings.default_language,
-        )
 
 
 def plan_call(

@@ -101,7 +101,7 @@ def _import_command(args: argparse.Namespace) -> int:
     # Imported here so `msag check` does not load SQLAlchemy and the drivers.
     from sqlalchemy.exc import SQLAlchemyError
 
-    from router.store.errors import StoreError
+    from router.db.errors import StoreError
 
     try:
         store = open_settings_store(settings)

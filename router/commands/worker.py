@@ -38,7 +38,6 @@ def _worker_command(args: argparse.Namespace) -> int:
     # Imported here, not at module level: every `e911-router` command imports this module to
     # register it, and only the worker should pay for loading pjsua2.
     from router.call.decide import CallRouter
-    from router.call.plan import RoutingPolicy
     from router.metrics import LOCATION_VIEW_VERSION
     from router.notify.service import recorder_for
     from router.observe import WorkerObservers, configure_logging
@@ -60,7 +59,7 @@ def _worker_command(args: argparse.Namespace) -> int:
                                           key=_records_key(settings))
     try:
         router = CallRouter(settings.dialplan_config(), observers.timed(view),
-                            RoutingPolicy.from_settings(settings))
+                            settings.routing_policy())
         worker = Worker(config, router, on_route_decided=recorder.observe_route,
                         on_outcome=observers.observe)
         observers.start(lambda: worker.submit(lambda: len(worker.legs)))

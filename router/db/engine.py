@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from router.store.errors import InvalidValue
+from router.db.errors import InvalidValue
 
 
 def engine_url(database_url: str) -> sa.URL:

@@ -24,7 +24,7 @@ from typing import Final
 
 from lxml import etree
 
-from router.call.inbound import parse_name_addr
+from router.nameaddr import parse_name_addr
 
 REGINFO_NS: Final = "urn:ietf:params:xml:ns:reginfo"
 """RFC 3680 section 5.4, the namespace of `application/reginfo+xml`."""

@@ -25,14 +25,14 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import structlog
 
-from router.location.bindings import masked, network_key_of, parse_ip
+from router.location.bindings import BindPrefixes, masked, network_key_of, parse_ip
 from router.location.model import (
     Account,
     CallbackPreference,
@@ -45,10 +45,25 @@ from router.location.model import (
     UnlocatedReason,
     ValidatedAddress,
 )
-from router.store.rows import BindingRow, UserRow, ViewChanges, ViewRows
-from router.store.store import Store
+from router.location.view_rows import BindingRow, UserRow, ViewChanges, ViewRows
 
 log = structlog.get_logger(__name__)
+
+
+class ViewSource(Protocol):
+    """What the view reads and writes: the store (`router.store.store.Store`) in a worker. A
+    protocol, so the location domain does not depend on the database layer."""
+
+    bind_prefixes: BindPrefixes
+
+    def change_seq(self) -> int: ...
+
+    def load_view_rows(self, known_addresses: Container[str] = ...) -> ViewRows: ...
+
+    def load_view_changes(self, since_seq: int, known_addresses: Container[str] = ..., *,
+                          max_users: int = ...) -> ViewChanges | None: ...
+
+    def record_network_seen(self, account_id: str, sip_user: str, ip: str) -> object: ...
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -247,7 +262,7 @@ class LocationView:
 
     def __init__(
         self,
-        store: Store,
+        store: ViewSource,
         *,
         poll_interval_seconds: float = 0.5,
         sighting_queue_size: int = 1024,

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from router.db import schema
+from router.db.errors import Conflict, EnableRefused, InvalidValue, NotFound
 from router.db.transactions import insert_for
 from router.location.model import (
     DEFAULT_ACCOUNT_ID,
@@ -30,7 +31,6 @@ from router.location.model import (
 from router.store.base import StoreBase, utc_now
 from router.store.checks import check_language, check_limit, check_sip_user
 from router.store.civic_json import civic_from_json, civic_to_json
-from router.store.errors import Conflict, EnableRefused, InvalidValue, NotFound
 from router.store.events import ChangeScope, bump
 from router.store.guards import refuse_if_networks_use
 from router.store.ids import new_id

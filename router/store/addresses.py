@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
 from router.db import schema
+from router.db.errors import InvalidValue, NotFound
 from router.location.bindings import address_hex, contains, network_of, parse_ip
 from router.location.model import (
     Binding,
@@ -26,7 +27,6 @@ from router.store.accounts import ensure_user, read_account
 from router.store.base import StoreBase, utc_now
 from router.store.checks import check_limit, check_sip_user
 from router.store.civic_json import civic_from_json, civic_to_json
-from router.store.errors import InvalidValue, NotFound
 from router.store.events import ChangeScope, bump
 from router.store.guards import refuse_if_networks_use
 from router.store.ids import new_id

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from router.db.errors import InvalidValue
 from router.location.model import LANGUAGES
-from router.store.errors import InvalidValue
 
 MAX_PAGE: Final = 100
 

@@ -22,10 +22,10 @@ import structlog
 from sqlalchemy.engine import Connection, Row
 
 from router.db import schema
+from router.db.errors import InvalidValue
 from router.location.bindings import IPAddress, contains, network_of, parse_ip
 from router.location.model import Event, EventType, NewEvent
 from router.store.base import StoreBase, utc_now
-from router.store.errors import InvalidValue
 from router.store.ids import new_id
 
 log = structlog.get_logger(__name__)

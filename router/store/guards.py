@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from router.db import schema
-from router.store.errors import Conflict
+from router.db.errors import Conflict
 
 
 def refuse_if_networks_use(conn: Connection, address_ids: sa.Select[Any] | list[str]) -> None:

@@ -14,10 +14,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from router.db import schema
+from router.db.errors import InvalidValue, MsagRejected
 from router.location.model import MsagVersion
 from router.location.msag import MsagImport, MsagRow
 from router.store.base import StoreBase, utc_now
-from router.store.errors import InvalidValue, MsagRejected
 
 log = structlog.get_logger(__name__)
 

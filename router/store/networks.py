@@ -10,13 +10,13 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from router.db import schema
+from router.db.errors import Conflict, InvalidValue, NotFound
 from router.location.bindings import network_range_hex, parse_cidr
 from router.location.model import Located, LocationSource, Network, Page, ValidatedAddress
 from router.store.accounts import read_account
 from router.store.base import StoreBase, utc_now
 from router.store.checks import check_limit
 from router.store.civic_json import civic_from_json, civic_to_json
-from router.store.errors import Conflict, InvalidValue, NotFound
 from router.store.events import ChangeScope, bump
 from router.store.ids import new_id
 

@@ -13,12 +13,12 @@ from sqlalchemy.engine import Connection
 from router.db import schema
 from router.location.civic import CivicAddress
 from router.location.model import ValidatedAddress
+from router.location.view_rows import BindingRow, UserRow, ViewChanges, ViewRows
 from router.store.accounts import read_accounts
 from router.store.base import StoreBase
 from router.store.civic_json import civic_from_json
 from router.store.events import ChangeScope
 from router.store.networks import network_from, networks_query
-from router.store.rows import BindingRow, UserRow, ViewChanges, ViewRows
 
 
 class ViewFeed(StoreBase):

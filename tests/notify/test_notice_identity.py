@@ -14,7 +14,6 @@ import pytest
 
 from router.call.decide import CallRouter, Routed
 from router.call.inbound import parse_invite
-from router.call.plan import RoutingPolicy
 from router.call.trunk_request import build_request
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
 from router.location.view import LocationView
@@ -76,7 +75,7 @@ def route(seeded: Store) -> Route:
         view = LocationView(seeded)
         view.refresh()
         router = CallRouter(settings.dialplan_config(), view,
-                            RoutingPolicy.from_settings(settings))
+                            settings.routing_policy())
         result = router.route(parse_invite(invite(user), "127.0.0.1:5062"), call_ref="call_1")
         assert isinstance(result, Routed)
         return result

@@ -15,7 +15,6 @@ from structlog.testing import capture_logs
 
 from router.call.decide import CallRouter, Routed
 from router.call.inbound import parse_invite
-from router.call.plan import RoutingPolicy
 from router.db import schema
 from router.location.civic import CivicAddress
 from router.location.model import (
@@ -276,7 +275,7 @@ def routed_by(store: Store) -> Iterator[Callable[[str, str], Routed]]:
     view.refresh()
     settings = load_settings({"E911_TRUNK_PSAP": "sip:127.0.0.1:9",
                               "E911_TRUNK_SORTING_CENTER": "sip:127.0.0.1:9"})
-    router = CallRouter(settings.dialplan_config(), view, RoutingPolicy.from_settings(settings))
+    router = CallRouter(settings.dialplan_config(), view, settings.routing_policy())
 
     def route(dialed: str, user: str) -> Routed:
         result = router.route(parse_invite(_invite(dialed, user), "127.0.0.1:5062"))

@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.scenario]
 
 def test_pjsua2_ignores_a_180_after_the_200(worker_factory: WorkerFactory, tmp_path: Path
                                             ) -> None:
-    """The PSAP trunk sends 100, 200, then (after the ACK) 180: the worker's leg stays up, the caller gets its
-    200 and hangs up normally (BYE relayed to the trunk), nothing fails over."""
+    """The PSAP trunk sends 100, 200, then (after the ACK) 180: the worker's leg stays up, the
+    caller gets its 200 and hangs up normally (BYE relayed to the trunk), nothing fails over."""
     with uas_trunks(tmp_path, "uas-psap-late-180", "uas-psap-answer") as (psap, sorting):
         worker = worker_factory(E911_TRUNK_PSAP=psap.uri, E911_TRUNK_SORTING_CENTER=sorting.uri,
                                 E911_EMERGENCY_PATH="bridge")

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
+from router.db.errors import Conflict, EnableRefused, InvalidValue, NotFound
 from router.location.model import (
     DEFAULT_ACCOUNT_ID,
     Callback,
     CallbackPreference,
     ValidatedAddress,
 )
-from router.store.errors import Conflict, EnableRefused, InvalidValue, NotFound
 from router.store.store import Store
 
 CALLBACK = Callback(display_name="Acme HQ", number="+14065550100", language="en")

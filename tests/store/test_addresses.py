@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
+from router.db.errors import InvalidValue, NotFound
 from router.location.civic import AddressInput
 from router.location.model import DEFAULT_ACCOUNT_ID, ValidatedAddress
-from router.store.errors import InvalidValue, NotFound
 from router.store.store import Store
 
 ACCT = DEFAULT_ACCOUNT_ID

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from router.db import schema
+from router.db.errors import Conflict, InvalidValue, NotFound
 from router.location.bindings import (
     BindPrefixes,
     address_hex,
@@ -26,7 +27,6 @@ from router.location.model import (
     UnlocatedReason,
     ValidatedAddress,
 )
-from router.store.errors import Conflict, InvalidValue, NotFound
 from router.store.store import Store
 
 ACCT = DEFAULT_ACCOUNT_ID

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from router.db.errors import InvalidValue, MsagRejected
 from router.location.msag import MsagImport, MsagIssue, MsagRow, parse_msag_csv
-from router.store.errors import InvalidValue, MsagRejected
 from router.store.store import Store
 
 REPO = Path(__file__).resolve().parents[2]

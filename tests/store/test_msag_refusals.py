@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from router.db.errors import InvalidValue
 from router.location.model import MsagVersion
 from router.location.msag import MsagImport, parse_msag_csv
-from router.store.errors import InvalidValue
 from router.store.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -150,7 +150,7 @@ def test_plan_display_name_keeps_letters_digits_spaces_only() -> None:
 def test_routing_policy_from_settings_defaults_test_trunk_to_psap() -> None:
     """E911_TRUNK_TEST unset: 933 uses the PSAP trunk list."""
     settings = load_settings({"E911_TRUNK_PSAP": "sip:10.0.0.1:5060,sip:10.0.0.2:5060"})
-    policy = RoutingPolicy.from_settings(settings)
+    policy = settings.routing_policy()
     assert policy.trunk_test == ("sip:10.0.0.1:5060", "sip:10.0.0.2:5060")
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from router.call.admission import MediaBurstGuard, SlotPolicy
-from router.call.inbound import IngressError, is_trusted, parse_invite, parse_name_addr
+from router.call.inbound import IngressError, is_trusted, parse_invite
+from router.nameaddr import parse_name_addr
 
 PBX = (ipaddress.ip_network("10.1.0.0/16"),)
 

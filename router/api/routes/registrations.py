@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from router.api.auth import require_admin
 from router.api.deps import USER_PATTERN, Caller, Deps
 from router.api.errors import ApiError, ErrorType, FieldError, error_responses, invalid
-from router.call.inbound import parse_name_addr
 from router.location.bindings import parse_ip
 from router.location.registrations import (
     DEFAULT_EXPIRES_SECONDS,
@@ -33,6 +32,7 @@ from router.location.registrations import (
     RegState,
     parse_reginfo,
 )
+from router.nameaddr import parse_name_addr
 from router.store.store import Store
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])

@@ -23,8 +23,8 @@ from router.api.models import (
     token_out,
     user_out,
 )
+from router.db.errors import NotFound
 from router.location.model import CallbackPreference
-from router.store.errors import NotFound
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 

@@ -1,4 +1,6 @@
-"""The store's own errors (database outages surface as SQLAlchemy errors)."""
+"""The errors of the data layer: the store's refusals (not found, conflict, an invalid value,
+an MSAG extract refused) and a database URL it cannot use. Database outages surface as
+SQLAlchemy errors."""
 
 from __future__ import annotations
 
