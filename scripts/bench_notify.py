@@ -40,9 +40,12 @@ from router.location.model import (
 )
 from router.location.store import open_store
 from router.observe import configure_logging
-from tests.notify.processes import spawn_sender
-from tests.notify.support import SmtpServer
-from tests.scenarios.harness import PROMPTS, free_port, run_uac, start_uas, start_worker
+from tests.support.notify import SmtpServer
+from tests.support.paths import PROMPTS
+from tests.support.ports import free_port
+from tests.support.sender_process import spawn_sender
+from tests.support.sipp import run_uac, start_uas
+from tests.support.worker import start_worker
 
 OFFICE = CivicAddress(
     country="US", state="MT", city="WHITE SULPHUR SPRINGS", street_name="LARAMIE",

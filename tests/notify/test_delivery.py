@@ -14,17 +14,17 @@ from router.location.store import Store
 from router.notify.model import DeliveryState
 from router.notify.outbox import Outbox
 from router.notify.sender import RetryPolicy, ServerBackoff
-from tests.notify.support import (
+from tests.support.notify import (
     CONTACTS,
     SENDER,
     SmtpServer,
-    free_port,
     make_cert,
     make_sender,
     notice,
     run_until,
     with_contacts,
 )
+from tests.support.ports import free_port
 
 
 def _outbox(store: Store) -> Outbox:

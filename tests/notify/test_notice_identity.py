@@ -22,8 +22,8 @@ from router.settings import load_settings
 from router.sip.inbound import parse_invite
 from router.sip.requests import build_request
 from router.sip.route import CallRouter, Routed
-from tests.pidf_check import parse_sip_message
-from tests.store.conftest import validated
+from tests.support.sip_messages import parse_sip_message
+from tests.support.stores import validated
 
 HOST = "router.example"
 AGENT = "2003"

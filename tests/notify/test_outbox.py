@@ -18,8 +18,8 @@ from router.notify.model import CallNotifications, Claim, DeliveryState, new_cal
 from router.notify.outbox import Outbox, owner_process
 from router.notify.sender import RetryPolicy
 from router.processes import process_gone
-from tests.notify.storage import CommittedWrites
-from tests.notify.support import CONTACTS, notice, with_contacts
+from tests.support.flaky_store import CommittedWrites
+from tests.support.notify import CONTACTS, notice, with_contacts
 
 LEASE = timedelta(minutes=10)
 

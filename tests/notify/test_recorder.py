@@ -32,16 +32,9 @@ from router.plan import RoutingPolicy
 from router.settings import load_settings
 from router.sip.inbound import parse_invite
 from router.sip.route import CallRouter, Routed
-from tests.notify.storage import CommittedWrites, EngineOnly, flaky_store, on_insert
-from tests.notify.support import (
-    CONTACTS,
-    SmtpServer,
-    make_sender,
-    notice,
-    run_until,
-    with_contacts,
-)
-from tests.store.conftest import validated
+from tests.support.flaky_store import CommittedWrites, EngineOnly, flaky_store, on_insert
+from tests.support.notify import CONTACTS, SmtpServer, make_sender, notice, run_until, with_contacts
+from tests.support.stores import validated
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from router.location.store import Store
 from router.notify.model import Delivery, DeliveryState
 from router.notify.outbox import Outbox
-from tests.notify.processes import SenderProcess, spawn_sender
-from tests.notify.support import SmtpServer, notice, with_contacts
+from tests.support.notify import SmtpServer, notice, with_contacts
+from tests.support.sender_process import SenderProcess, spawn_sender
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from router.notify.sender import (
     equal_jitter,
 )
 from router.notify.smtp import SmtpSession, SmtpTarget
-from tests.notify.support import SENDER, Handler, SmtpServer, notice, with_contacts
+from tests.support.notify import SENDER, Handler, SmtpServer, notice, with_contacts
 
 LEASE = timedelta(minutes=10)
 

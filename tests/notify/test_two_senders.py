@@ -20,7 +20,7 @@ from router.notify.model import DeliveryState
 from router.notify.outbox import Outbox
 from router.notify.sender import Sender, SenderConfig
 from router.notify.smtp import SmtpSession, SmtpTarget
-from tests.notify.support import CONTACTS, FAST_RETRY, SENDER, SmtpServer, notice, with_contacts
+from tests.support.notify import CONTACTS, FAST_RETRY, SENDER, SmtpServer, notice, with_contacts
 
 pytestmark = pytest.mark.postgres
 

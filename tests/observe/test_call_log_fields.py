@@ -15,7 +15,7 @@ from dialplan import DialPlanConfig, classify
 from router.callref import mask_number, new_call_ref
 from router.sip.outcome import CallOutcome
 from router.sip.route import dialled_form
-from tests.observe.conftest import outcome
+from tests.observe.samples import outcome
 
 pytestmark = pytest.mark.sip
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import subprocess
 import threading
 import time
@@ -24,17 +23,11 @@ from router.notify.model import EmergencyCallNotice, new_call_ref
 from router.notify.outbox import Outbox
 from router.notify.sender import RetryPolicy, Sender, SenderConfig, ServerBackoff
 from router.notify.smtp import SmtpSession, SmtpTarget
+from tests.support.ports import free_port
 
 SENDER = "e911@router.example"
 CONTACTS = ("ops@example.com", "security@example.com")
 LINES = ("105 E LARAMIE ST STE 4", "WHITE SULPHUR SPRINGS MT 59645")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True, slots=True)
