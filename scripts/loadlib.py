@@ -35,7 +35,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support.ports import free_port, free_port_block, udp_port_taken  # noqa: E402
-from tests.support.processes import stop_process  # noqa: E402
+from tests.support.processes import stop_process, wait_until  # noqa: E402
 from tests.support.sip_messages import logged_invites, parse_sip_message  # noqa: E402
 
 LOAD = ROOT / "sipp-scenarios" / "load"
@@ -115,13 +115,12 @@ def check_bounds(rate: float, seconds: float, host: str) -> None:
         raise LoadError(f"{host}: load runs are loopback only")
 
 
-def wait_for(predicate: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise LoadError(f"timed out after {seconds} s waiting for {what}")
+def wait_for(predicate: Callable[[], object], seconds: float, what: str) -> None:
+    """`wait_until`, failing as a LoadError (the run's own error, which `main` reports)."""
+    try:
+        wait_until(lambda: bool(predicate()), seconds, what, interval=0.05)
+    except AssertionError as exc:
+        raise LoadError(str(exc)) from None
 
 
 def sip_replies(port: int) -> bool:
