@@ -40,11 +40,11 @@ from router.location.model import (
 )
 from router.location.store import open_store
 from router.observe import configure_logging
-from tests.support.notify import SmtpServer
 from tests.support.paths import PROMPTS
 from tests.support.ports import free_port
 from tests.support.sender_process import spawn_sender
 from tests.support.sipp import run_uac, start_uas
+from tests.support.smtp_server import SmtpServer
 from tests.support.worker import start_worker
 
 OFFICE = CivicAddress(

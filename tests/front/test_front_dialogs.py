@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.notify import SmtpServer
 from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.support.router_run import requires_kamailio, running_router
 from tests.support.seeded_store import OFFICE, USER_CALLBACK
 from tests.support.sipp import run_uac, uas_trunks
+from tests.support.smtp_server import SmtpServer
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

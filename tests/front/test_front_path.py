@@ -23,7 +23,6 @@ from router.settings import HostPort
 from router.supervisor import sip_options_ok
 from tests.support.front_path import FRONT
 from tests.support.mass_event import run_mass_event
-from tests.support.notify import SmtpServer
 from tests.support.paths import SCENARIOS
 from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.support.ports import free_port, free_port_block
@@ -37,6 +36,7 @@ from tests.support.router_run import (
 )
 from tests.support.seeded_store import ACCOUNT_CALLBACK, OFFICE, USER_CALLBACK
 from tests.support.sipp import SIPP, run_uac, start_uas, uas_trunks
+from tests.support.smtp_server import SmtpServer
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.notify import SmtpServer
+from tests.support.smtp_server import SmtpServer
 from tests.support.stores import open_another, store  # noqa: F401
 
 

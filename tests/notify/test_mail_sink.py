@@ -18,7 +18,7 @@ import pytest
 
 from router.location.store import Store
 from router.notify.outbox import Outbox
-from tests.support.notify import CONTACTS, notice, with_contacts
+from tests.support.notices import CONTACTS, notice, with_contacts
 from tests.support.ports import free_port
 from tests.support.sender_process import REPO, spawn_sender
 

@@ -19,7 +19,7 @@ from router.notify.outbox import Outbox, owner_process
 from router.notify.sender import RetryPolicy
 from router.processes import process_gone
 from tests.support.flaky_store import CommittedWrites
-from tests.support.notify import CONTACTS, notice, with_contacts
+from tests.support.notices import CONTACTS, notice, with_contacts
 
 LEASE = timedelta(minutes=10)
 

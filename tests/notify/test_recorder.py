@@ -33,7 +33,8 @@ from router.settings import load_settings
 from router.sip.inbound import parse_invite
 from router.sip.route import CallRouter, Routed
 from tests.support.flaky_store import CommittedWrites, EngineOnly, flaky_store, on_insert
-from tests.support.notify import CONTACTS, SmtpServer, make_sender, notice, run_until, with_contacts
+from tests.support.notices import CONTACTS, make_sender, notice, run_until, with_contacts
+from tests.support.smtp_server import SmtpServer
 from tests.support.stores import validated
 
 

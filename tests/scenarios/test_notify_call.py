@@ -10,10 +10,10 @@ import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.location.store import open_store
-from tests.support.notify import SmtpServer
 from tests.support.seeded_store import USER_CALLBACK
 from tests.support.sender_process import spawn_sender
 from tests.support.sipp import run_uac, uas_trunks
+from tests.support.smtp_server import SmtpServer
 from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.scenario]

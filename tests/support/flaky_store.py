@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from router.location.store import make_engine, open_store
-from tests.support.notify import with_contacts
+from tests.support.notices import with_contacts
 from tests.support.ports import free_port
 
 
