@@ -52,6 +52,7 @@ from router.kamailio.rtpengine import (
     write_conf,
 )
 from router.settings_parsers import HostPort
+from tests.support.ports import free_port, free_port_block
 
 ROOT = loadlib.ROOT
 PROMPTS = ROOT / "config" / "prompts"
@@ -128,8 +129,8 @@ def measure_format(ng: HostPort, pid: int, codec: str, path: Path, calls: int) -
 
 @contextlib.contextmanager
 def rtpengine_alone(workdir: Path) -> Iterator[tuple[HostPort, int]]:
-    ng = HostPort("127.0.0.1", loadlib.free_port_block(2))
-    low = loadlib.free_port_block(64)
+    ng = HostPort("127.0.0.1", free_port_block(2))
+    low = free_port_block(64)
     config = RtpengineConfig("rtpengine", ng, (low, low + 63), 2000, workdir / "rtpengine")
     write_conf(config)
     proc = subprocess.Popen(rtpengine_child(config).argv, stdin=subprocess.DEVNULL,
@@ -197,7 +198,7 @@ class Receivers:
 
 
 def start_receivers(stop_at: float) -> Receivers:
-    port = loadlib.free_port()
+    port = free_port()
     ctx = mp.get_context("fork")
     procs, pipes = [], []
     for _ in range(RECEIVERS):
@@ -261,7 +262,7 @@ def concurrent_run(workdir: Path, rate: float, seconds: float) -> RunFigures:
     prompt = prompt_seconds(LANGUAGE)
     calls = round(rate * seconds)
     expected = round(prompt * 50)
-    ng = loadlib.free_port_block(2)
+    ng = free_port_block(2)
     with loadlib.trunks(workdir) as trunks_:
         router = loadlib.start_router(workdir, trunks_, workers=2, extra={
             "E911_ANNOUNCE_PATH": "front",
@@ -282,8 +283,8 @@ def concurrent_run(workdir: Path, rate: float, seconds: float) -> RunFigures:
                     "-set", "rtp_port", str(receivers.port),
                     "-r", str(round(rate)), "-rp", "1000", "-m", str(calls),
                     "-l", str(int(rate * (prompt + 5)) + 100),
-                    "-i", "127.0.0.1", "-p", str(loadlib.free_port()),
-                    "-mp", str(loadlib.free_port()), "-nostdin", "-recv_timeout", "40000",
+                    "-i", "127.0.0.1", "-p", str(free_port()),
+                    "-mp", str(free_port()), "-nostdin", "-recv_timeout", "40000",
                     "-timeout", f"{int(seconds + prompt + 60)}s", "-timeout_error",
                     "-trace_stat", "-stf", f"{tag}-stat.csv", "-fd", "1",
                     "-trace_rtt", "-rtt_freq", "1", "-trace_err", "-error_file",
@@ -411,7 +412,7 @@ def main(argv: list[str]) -> int:
                 "router", "mixed", rate=args.mixed_rate, seconds=args.mixed_seconds,
                 hold_ms=1000, workers=4, workdir=workdir / "mixed",
                 extra_env={"E911_ANNOUNCE_PATH": "front",
-                           "E911_RTPENGINE_NG": f"127.0.0.1:{loadlib.free_port_block(2)}",
+                           "E911_RTPENGINE_NG": f"127.0.0.1:{free_port_block(2)}",
                            "E911_RTPENGINE_PORTS": "20000-29999"},
                 warmup_seconds=10)
             mixed = loadlib.summary(result)

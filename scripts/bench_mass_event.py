@@ -5,7 +5,7 @@ every other 911 handed to the front in a 302 that Kamailio turns into the emerge
 with the caller's PIDF-LO). Prints markdown.
 
 Counted at the PSAP (a SIPp UAS logging every INVITE): INVITEs that pass the RFC 6442 /
-PIDF-LO schema checks of tests/pidf_check.py with the caller's own address and callback
+PIDF-LO schema checks of tests/support/pidf_check.py with the caller's own address and callback
 number; failures (SIPp's failed calls); setup p50/p99 (INVITE -> 200 at the caller, SIPp rtd).
 
     .venv/bin/python scripts/bench_mass_event.py [--callers 500] [--window 60] [--hold 120]
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.front.mass_event import run_mass_event
+from tests.support.mass_event import run_mass_event
 
 
 def main(argv: list[str]) -> int:

@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa
 
 from router.db import schema
-from router.location.civic import CivicAddress
 from router.location.model import (
     DEFAULT_ACCOUNT_ID,
     Callback,
@@ -40,15 +39,13 @@ from router.location.model import (
 )
 from router.observe import configure_logging
 from router.store.store import open_store
-from tests.notify.processes import spawn_sender
-from tests.notify.support import SmtpServer
-from tests.scenarios.harness import PROMPTS, free_port, run_uac, start_uas, start_worker
-
-OFFICE = CivicAddress(
-    country="US", state="MT", city="WHITE SULPHUR SPRINGS", street_name="LARAMIE",
-    house_number="105", prefix_directional="E", street_suffix="ST", postal_code="59645",
-    county="MEAGHER", unit="STE 4",
-)
+from tests.support.paths import PROMPTS
+from tests.support.ports import free_port
+from tests.support.seeded_store import OFFICE
+from tests.support.sender_process import spawn_sender
+from tests.support.sipp import run_uac, start_uas
+from tests.support.smtp_server import SmtpServer
+from tests.support.worker import start_worker
 
 
 def seed(url: str) -> None:

@@ -35,7 +35,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tests.support.ports import free_port, free_port_block, udp_port_taken  # noqa: E402
+from tests.support.processes import stop_process, wait_until  # noqa: E402
+from tests.support.sip_messages import logged_invites, parse_sip_message  # noqa: E402
 
 LOAD = ROOT / "sipp-scenarios" / "load"
 SIPP = shutil.which("sipp") or "sipp"
@@ -111,51 +115,12 @@ def check_bounds(rate: float, seconds: float, host: str) -> None:
         raise LoadError(f"{host}: load runs are loopback only")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((host, 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((host, port))
-                except OSError:
-                    continue
-            return port
-
-
-def free_port_block(count: int, host: str = "127.0.0.1") -> int:
-    for _ in range(200):
-        first = free_port(host)
-        ok = True
-        for port in range(first + 1, first + count):
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-                try:
-                    probe.bind((host, port))
-                except OSError:
-                    ok = False
-                    break
-        if ok and first + count <= 65535:
-            return first
-    raise LoadError(f"no block of {count} free ports")
-
-
-def wait_for(predicate: object, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise LoadError(f"timed out after {seconds} s waiting for {what}")
-
-
-def udp_bound(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
+def wait_for(predicate: Callable[[], object], seconds: float, what: str) -> None:
+    """`wait_until`, failing as a LoadError (the run's own error, which `main` reports)."""
+    try:
+        wait_until(lambda: bool(predicate()), seconds, what, interval=0.05)
+    except AssertionError as exc:
+        raise LoadError(str(exc)) from None
 
 
 def sip_replies(port: int) -> bool:
@@ -237,13 +202,7 @@ class Trunk:
         return f"sip:127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
 
 
 def start_trunk(name: str, workdir: Path, *, keep_invites: bool) -> Trunk:
@@ -256,7 +215,7 @@ def start_trunk(name: str, workdir: Path, *, keep_invites: bool) -> Trunk:
         args += ["-trace_logs", "-log_file", str(log_file)]
     proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: udp_bound(port) or proc.poll() is not None, 10, f"trunk {name}")
+    wait_for(lambda: udp_port_taken(port) or proc.poll() is not None, 10, f"trunk {name}")
     if proc.poll() is not None:
         raise LoadError(f"SIPp trunk {name} exited with {proc.returncode}")
     return Trunk(name, port, proc, log_file)
@@ -470,7 +429,7 @@ def start_sippy(workdir: Path, trunks_: Trunks) -> System:
         if proc.poll() is not None:
             raise LoadError(f"sippy exited {proc.returncode}: "
                             + log_file.read_text(errors="replace")[-800:])
-        return udp_bound(port) and sip_replies(port)
+        return udp_port_taken(port) and sip_replies(port)
 
     wait_for(answers, 20, "sippy")
     return system
@@ -671,17 +630,6 @@ class UsageMeter:
 # -- the PSAP's INVITEs ------------------------------------------------------------------------
 
 
-def split_logged(text: str) -> list[str]:
-    chunks = re.split(r"\n(?=(?:[A-Z]+ \S+ SIP/2\.0|SIP/2\.0 \d{3} )[^\n]*\r\n)", text)
-    messages = []
-    for chunk in chunks:
-        if chunk.endswith("\n") and not chunk.endswith("\r\n"):
-            chunk = chunk[:-1]
-        if chunk.strip():
-            messages.append(chunk)
-    return [m for m in messages if m.startswith("INVITE ")]
-
-
 @dataclass(frozen=True, slots=True)
 class PsapCheck:
     invites: int
@@ -696,11 +644,11 @@ class PsapCheck:
 def check_psap(trunk: Trunk, *, limit: int | None = None) -> PsapCheck:
     """Every INVITE at the PSAP: RFC 6442/3325 conformance, schema-valid PIDF-LO, the civic
     address we bound, and a callback number that is a located caller's own."""
-    from tests.pidf_check import InviteExpectation, assert_emergency_invite
+    from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
 
     if trunk.log_file is None or not trunk.log_file.exists():
         return PsapCheck(0, 0, ())
-    invites = split_logged(trunk.log_file.read_bytes().decode("utf-8", errors="replace"))
+    invites = logged_invites(trunk.log_file.read_bytes().decode("utf-8", errors="replace"))
     if limit is not None:
         invites = invites[:limit]
     callbacks = {callback_of(u) for u in LOCATED_USERS}
@@ -964,18 +912,17 @@ class TrunkInvite:
     request_user: str | None
 
 
-_CALL_ID = re.compile(r"^(?:Call-ID|i)\s*:\s*(\S+)", re.M | re.I)
 _ROW_TAG = re.compile(r"^c(\d+)-")
-_PAI = re.compile(r"^P-Asserted-Identity:.*?<(?:sip|tel):(\+?\d+)", re.M | re.I)
+_PAI_NUMBER = re.compile(r"<(?:sip|tel):(\+?\d+)", re.I)
 _REQUEST_USER = re.compile(r"^INVITE (?:sips?|tel):([^@;>\s]+)")
 
 
 def parse_invite(trunk: str, text: str) -> TrunkInvite:
-    call_id = _CALL_ID.search(text)
-    cid = call_id.group(1) if call_id else ""
+    message = parse_sip_message(text)
+    cid = next(iter((message.header("Call-ID") or "").split()), "")
     tag = _ROW_TAG.match(cid)
-    pai = _PAI.search(text)
-    user = _REQUEST_USER.match(text)
+    pai = _PAI_NUMBER.search(message.header("P-Asserted-Identity") or "")
+    user = _REQUEST_USER.match(message.start_line)
     return TrunkInvite(trunk, text, cid, int(tag.group(1)) if tag else None,
                        pai.group(1) if pai else None, user.group(1) if user else None)
 
@@ -1014,7 +961,7 @@ def check_rows(rows: Sequence[ComplianceRow], answers: Mapping[int, CallerAnswer
     An INVITE belongs to a row by its Call-ID (the front relayed the caller's INVITE), else,
     for an emergency row, by its P-Asserted-Identity number (a worker's bridge makes a new
     Call-ID): first at the row's expected trunk, then anywhere."""
-    from tests.pidf_check import InviteExpectation, assert_emergency_invite
+    from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
 
     errors = errors or {}
     by_row: dict[int, list[TrunkInvite]] = {}
@@ -1101,7 +1048,7 @@ def read_evidence(workdir: Path) -> tuple[dict[int, CallerAnswer], list[TrunkInv
         return path.read_bytes().decode("utf-8", errors="replace") if path.exists() else ""
 
     invites = [parse_invite(name, m) for name in ("psap", "sorting", "outbound")
-               for m in split_logged(text(f"trunk-{name}.log"))]
+               for m in logged_invites(text(f"trunk-{name}.log"))]
     return (caller_answers(text("compliance-calls.log")), invites,
             caller_errors(text("compliance.err")))
 

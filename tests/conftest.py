@@ -25,7 +25,8 @@ import pluggy
 import psycopg
 import pytest
 
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from tests.support.postgres import POSTGRES_URL, postgres_unreachable
+
 SKIP_GUARD_SWITCHES = (("CI", "true"), ("PYTEST_FAIL_ON_SKIP", "1"))
 
 
@@ -73,19 +74,6 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     fails under the guard: no test in it would run."""
     if report.skipped and skip_guard_armed():
         _fail_the_skip(report, "module")
-_pg_checked: list[str | None] = []
-
-
-def postgres_unreachable() -> str | None:
-    """Why PostgreSQL cannot be used, or None when it answers (checked once a session)."""
-    if not _pg_checked:
-        try:
-            with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
-                conn.execute("SELECT 1")
-            _pg_checked.append(None)
-        except psycopg.Error as exc:
-            _pg_checked.append(f"no PostgreSQL server at {POSTGRES_URL}: {exc}".strip())
-    return _pg_checked[0]
 
 
 @pytest.fixture

@@ -34,8 +34,9 @@ from typing import Any
 
 import pytest
 
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import _split_logged, wait_until
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.processes import wait_until
+from tests.support.sip_messages import logged_invites
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -84,7 +85,7 @@ def invites(log: Path) -> list[str]:
     if not log.exists():
         return []
     text = log.read_bytes().decode("utf-8", errors="replace")
-    return [m for m in _split_logged(text) if m.startswith("INVITE ")]
+    return logged_invites(text)
 
 
 def mail_files(root: Path) -> list[Path]:

@@ -15,7 +15,8 @@ its fields: device class, manufacturer, model, serial, ...; we have none of them
 
 Element names and order follow the RFC 7852 s4 prose and its examples as far as we could read
 them; the RFC's own XSDs (s8) are not in this repository yet (router/schemas/PROVENANCE.md,
-"Not obtained"), so tests/pidf_check.py checks these documents with a rule layer, not a schema.
+"Not obtained"), so tests/support/pidf_check.py checks these documents with a rule layer, not
+a schema.
 Registry values (TypeOfProvider, ServiceType, ServiceEnvironment, ServiceMobility) are the
 IANA "Emergency Call Additional Data" registry values RFC 7852 s11 creates [M: from memory,
 to check against the registry before relying on them].

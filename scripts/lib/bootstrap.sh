@@ -23,7 +23,7 @@ RUN_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules rtpengi
 # kamailio-presence-modules: pua_reginfo, for the PBX the registration tests run.
 TEST_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules rtpengine-daemon
   kamailio-presence-modules sox baresip prometheus openssl postgresql)
-TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:5432/test"  # tests/conftest.py POSTGRES_URL
+TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:5432/test"  # tests/support/postgres.py POSTGRES_URL
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

@@ -1,5 +1,5 @@
 """Fixtures: the API over real HTTP against a real store on SQLite and on PostgreSQL, with the
-sample MSAG imported (helpers in harness.py).
+sample MSAG imported (helpers in tests/support/api_server.py).
 
 `api` is the running server; `admin` and `anon` are httpx clients on it; `user_client(...)`
 issues a user token over the API and returns a client carrying it (optionally bound to another
@@ -16,7 +16,7 @@ import pytest
 from router.api import create_app
 from router.location.bindings import BindPrefixes
 from router.store.store import Store, open_store
-from tests.api.harness import (
+from tests.support.api_server import (
     ADMIN_TOKEN,
     FAST,
     ApiServer,

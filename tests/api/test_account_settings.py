@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from router.metrics import REGISTRY
-from tests.api.harness import wss
+from tests.support.api_server import wss
 
 SETTINGS = "/v1/account/emergency-settings"
 

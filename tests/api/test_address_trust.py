@@ -10,9 +10,9 @@ import httpx
 from router.location.model import Located
 from router.pidf import from_pidf, to_pidf
 from router.store.store import Store
-from tests.api.harness import UserClient, wss
-from tests.msag_prattville import prattville, prattville_msag
-from tests.pidf_check import validate_pidf
+from tests.support.api_server import UserClient, wss
+from tests.support.msag_prattville import prattville, prattville_msag
+from tests.support.pidf_check import validate_pidf
 
 ADDRESSES = "/v1/users/1001/emergency-addresses"
 SETTINGS = "/v1/account/emergency-settings"

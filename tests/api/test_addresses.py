@@ -9,7 +9,7 @@ import httpx
 
 from router.location.msag import parse_msag_csv
 from router.store.store import Store
-from tests.api.harness import UserClient, wss
+from tests.support.api_server import UserClient, wss
 
 ADDRESSES = "/v1/users/1001/emergency-addresses"
 

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 
 from router.db import schema
 from router.store.store import Store
-from tests.api.harness import ADMIN_TOKEN, OTHER_ADMIN_TOKEN, ApiServer, UserClient, client, wss
+from tests.support.api_server import (
+    ADMIN_TOKEN,
+    OTHER_ADMIN_TOKEN,
+    ApiServer,
+    UserClient,
+    client,
+    wss,
+)
 
 
 @pytest.mark.parametrize("headers", [

@@ -4,38 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from tests.api.harness import ADMIN_TOKEN
+from tests.support.api_process import start_api
+from tests.support.api_server import ADMIN_TOKEN
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_api(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], list[str]]:
-    """`e911-router api` with `env` as its whole environment, returned once uvicorn serves,
-    with the lines written so far (stderr and stdout in one pipe: `process.stdout`)."""
-    process = subprocess.Popen([sys.executable, "-m", "router", "api"], cwd=cwd, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    seen: list[str] = []
-    for line in process.stdout:
-        seen.append(line)
-        if "Uvicorn running on" in line:
-            return process, seen
-    process.wait(timeout=15)
-    raise AssertionError("the API did not start:\n" + "".join(seen))
 
 
 def test_api_command_serves_and_stops_on_sigterm(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from router.location.model import DEFAULT_ACCOUNT_ID
 from router.notify.model import EmergencyCallNotice
 from router.notify.outbox import Outbox
 from router.store.store import Store
-from tests.api.harness import UserClient
+from tests.support.api_server import UserClient
 
 PLACED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.api.harness import ApiServer, RawResponse, assert_error_shape, raw_request
-from tests.api.test_events import Stream
+from tests.support.api_server import ApiServer, RawResponse, assert_error_shape, raw_request
+from tests.support.event_stream import Stream
 
 RECORDS = "/v1/call-records"
 MAX_SEQ = 2**63 - 1

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.harness import wss
-from tests.store.test_msag_refusals import HEADER, msag_import
+from tests.support.api_server import wss
+from tests.support.msag_import import HEADER, msag_import
 
 ADDRESSES = "/v1/users/1001/emergency-addresses"
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from router.api.msag_cache import MsagCache
 from router.location.msag import parse_msag_files
 from router.store.store import Store
-from tests.api.harness import MSAG_DIR, sample_msag, wss
+from tests.support.api_server import MSAG_DIR, sample_msag, wss
 
 OTTAWA = {"country": "CA", "house_number": "24", "street": "Sussex Drive", "city": "Ottawa",
           "state": "ON", "postal_code": "K1M 1M4"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.harness import UserClient, wss
+from tests.support.api_server import UserClient, wss
 
 
 def test_network_map_most_specific_wins_and_user_binding_wins_over_both(

@@ -7,8 +7,8 @@ import httpx
 
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import Store
-from tests.api.harness import UserClient, assert_error_shape, wss
-from tests.api.test_events import Stream, stream
+from tests.support.api_server import UserClient, assert_error_shape, wss
+from tests.support.event_stream import Stream, stream
 
 REGINFO = """<?xml version="1.0"?>
 <reginfo xmlns="urn:ietf:params:xml:ns:reginfo" version="0" state="full">

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.api.harness import ADMIN_TOKEN, ApiServer, assert_error_shape, raw_request
+from tests.support.api_server import ADMIN_TOKEN, ApiServer, assert_error_shape, raw_request
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CHECKS = ",".join([

@@ -19,9 +19,10 @@ import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import open_store
-from tests.api.test_command import free_port, start_api
-from tests.store.test_msag_refusals import SAMPLE
-from tests.unit.test_config_secrets import (
+from tests.support.api_process import start_api
+from tests.support.msag_import import SAMPLE
+from tests.support.ports import free_port
+from tests.support.secrets_sample import (
     ADMIN_TOKEN,
     DB_PASSWORD,
     DB_QUERY_PASSWORD,

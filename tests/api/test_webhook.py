@@ -19,7 +19,7 @@ from router.api import create_app
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.notify.webhook import Backoff, WebhookSender, signature, verify_signature
 from router.store.store import Store
-from tests.api.harness import FAST, api_settings, serve
+from tests.support.api_server import FAST, api_settings, serve
 
 SECRET = "whsec-0123456789abcdef"
 

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from router.settings_parsers import HostPort
 from router.supervisor import sip_options_ok
-from tests.front.harness import RouterRun
-from tests.scenarios.harness import PROMPTS, REPO, wait_until
+from tests.support.paths import PROMPTS, REPO
+from tests.support.processes import wait_until
+from tests.support.router_run import RouterRun
 
 PRIVILEGED_PORT = 506
 NOROOT = "+noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked"

@@ -15,7 +15,7 @@ import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import open_store
-from tests.conftest import POSTGRES_URL, postgres_unreachable
+from tests.support.postgres import POSTGRES_URL, postgres_unreachable
 
 DEPLOY_DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 

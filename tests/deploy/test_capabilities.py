@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.scenarios.harness import REPO
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow
 

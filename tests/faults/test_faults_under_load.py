@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import answering_trunk, invites_at, start_load
-from tests.front.conftest import requires_kamailio
-from tests.front.harness import running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import start_uas, wait_until
+from tests.faults.load import answering_trunk, invites_at, start_load
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.processes import wait_until
+from tests.support.router_run import requires_kamailio, running_router
+from tests.support.sipp import start_uas
 
 pytestmark = [pytest.mark.scenario, pytest.mark.slow, requires_kamailio]
 

@@ -16,11 +16,10 @@ import psycopg
 import pytest
 
 from scripts.loadlib import seed_store
-from tests.faults.conftest import answering_trunk, invites_at, start_load
-from tests.front.conftest import requires_kamailio
-from tests.front.harness import running_router
-from tests.notify.storage import TcpProxy
-from tests.scenarios.harness import wait_until
+from tests.faults.load import answering_trunk, invites_at, start_load
+from tests.support.flaky_store import TcpProxy
+from tests.support.processes import wait_until
+from tests.support.router_run import requires_kamailio, running_router
 
 pytestmark = [pytest.mark.scenario, pytest.mark.slow, pytest.mark.postgres, requires_kamailio]
 

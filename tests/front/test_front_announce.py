@@ -7,7 +7,6 @@ rtpengine sends. A prompt of S seconds is S x 50 packets of 20 ms.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import signal
@@ -16,8 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import wave
-from array import array
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,34 +27,24 @@ import pytest
 from router.commands.status import fetch_announcements
 from router.kamailio.rtpengine import ng_session_count
 from router.settings_parsers import HostPort
-from tests.front.conftest import ACCOUNT_CALLBACK, OFFICE, USER_CALLBACK, requires_kamailio
-from tests.front.harness import RouterRun, free_port_block, running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.baresip import Baresip, audio_stats
-from tests.scenarios.harness import (
-    PROMPTS,
-    REPO,
-    UacResult,
-    Uas,
-    run_uac,
-    uas_trunks,
-    wait_until,
-)
+from tests.support.announce import announce_env, envelope_match, prompt_seconds
+from tests.support.baresip import Baresip, audio_stats
+from tests.support.paths import PROMPTS, REPO
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.processes import wait_until
+from tests.support.router_run import RouterRun, requires_kamailio, running_router
+from tests.support.seeded_store import ACCOUNT_CALLBACK, OFFICE, USER_CALLBACK
+from tests.support.sipp import UacResult, Uas, run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 
 UNLOCATED_LANGUAGE = "es"
-"""The unlocated caller 2002's language (tests/front/conftest.py)."""
+"""The unlocated caller 2002's language (tests/support/seeded_store.py)."""
 REASON = 'Reason: SIP;cause=403;text="Emergency address not registered"'
 CODECS = {"PCMU": (0, "PCMU/8000", 8), "PCMA": (8, "PCMA/8000", 0), "G722": (9, "G722/8000", 0)}
 """codec -> (payload type offered first, its rtpmap, the static payload type offered second):
 the workers' PJSUA answers an offer it has no codec for with 488 before our code runs, so the
 G.722 caller also offers PCMU (rtpengine sends the first codec of the offer)."""
-
-
-def prompt_seconds(language: str) -> float:
-    with wave.open(str(PROMPTS / language / "address-not-registered.wav"), "rb") as wav:
-        return wav.getnframes() / wav.getframerate()
 
 
 @dataclass
@@ -119,14 +106,6 @@ def rtp_sink() -> Iterator[RtpSink]:
         yield sink
     finally:
         sink.close()
-
-
-def announce_env(store_url: str, **extra: str) -> dict[str, str]:
-    ng = free_port_block(2)
-    low = free_port_block(64)
-    return {"E911_DATABASE_URL": store_url, "E911_ANNOUNCE_PATH": "front",
-            "E911_RTPENGINE_NG": f"127.0.0.1:{ng}",
-            "E911_RTPENGINE_PORTS": f"{low}-{low + 63}", **extra}
 
 
 def ng_address(router: RouterRun) -> HostPort:
@@ -316,32 +295,6 @@ def assert_911s_untouched(router: RouterRun, tmp_path: Path, psap: Uas, sorting:
         has_location=True, civic=OFFICE, language="en"))
     for invite in psap.invites() + sorting.invites():
         assert "X-E911-" not in invite
-
-
-def _envelope(wav_path: Path) -> list[float]:
-    """RMS of each 20 ms frame of a mono 16-bit WAV (8 kHz or 16 kHz)."""
-    with wave.open(str(wav_path), "rb") as wav:
-        rate, data = wav.getframerate(), array("h", wav.readframes(wav.getnframes()))
-    step = rate // 50
-    return [math.sqrt(sum(x * x for x in data[k:k + step]) / step)
-            for k in range(0, len(data) - step + 1, step)]
-
-
-def envelope_match(recording: Path, prompt: Path, max_lag_frames: int = 50) -> float:
-    """Best Pearson correlation of the two loudness envelopes over lags up to 1 s: speech
-    rises and falls where the words are, so the right prompt matches near 1, another not."""
-    rec, ref = _envelope(recording), _envelope(prompt)
-
-    def pearson(a: list[float], b: list[float]) -> float:
-        n = min(len(a), len(b))
-        a, b = a[:n], b[:n]
-        ma, mb = sum(a) / n, sum(b) / n
-        cov = sum((x - ma) * (y - mb) for x, y in zip(a, b, strict=True))
-        va = math.sqrt(sum((x - ma) ** 2 for x in a))
-        vb = math.sqrt(sum((y - mb) ** 2 for y in b))
-        return cov / (va * vb) if va and vb else 0.0
-
-    return max(pearson(rec[lag:], ref) for lag in range(0, max_lag_frames))
 
 
 def test_baresip_records_the_prompt_the_front_plays(front_store_url: str, tmp_path: Path) -> None:

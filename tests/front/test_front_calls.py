@@ -12,16 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.front.conftest import (
-    OFFICE,
-    PBX_PHONE_CALLBACK,
-    PBX_PHONE_IP,
-    USER_CALLBACK,
-    requires_kamailio,
-)
-from tests.front.harness import running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import UacResult, run_uac, uas_trunks
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.router_run import requires_kamailio, running_router
+from tests.support.seeded_store import OFFICE, PBX_PHONE_CALLBACK, PBX_PHONE_IP, USER_CALLBACK
+from tests.support.sipp import UacResult, run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

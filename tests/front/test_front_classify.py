@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.front.conftest import requires_kamailio
-from tests.front.harness import front_only, send_invite
-from tests.scenarios.harness import start_uas
+from tests.support.router_run import front_only, requires_kamailio, send_invite
+from tests.support.sipp import start_uas
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from router.call.emergency_invite import SOS_SERVICE_URN
-from tests.front.conftest import OFFICE, USER_CALLBACK, requires_kamailio
-from tests.front.harness import running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import run_uac, uas_trunks
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.router_run import requires_kamailio, running_router
+from tests.support.seeded_store import OFFICE, USER_CALLBACK
+from tests.support.sipp import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

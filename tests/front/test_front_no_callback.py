@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.front.conftest import OFFICE
-from tests.front.harness import running_router
-from tests.front.test_front_path import FRONT
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import run_uac, uas_trunks
-from tests.scenarios.test_located_without_callback import forget_callback_numbers
+from tests.support.front_path import FRONT
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.router_run import running_router
+from tests.support.seeded_store import OFFICE, forget_callback_numbers
+from tests.support.sipp import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario]
 

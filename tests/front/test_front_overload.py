@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.front.conftest import requires_kamailio
-from tests.front.harness import running_router
-from tests.scenarios.harness import UacResult, run_uac, wait_until
+from tests.support.processes import wait_until
+from tests.support.router_run import requires_kamailio, running_router
+from tests.support.sipp import UacResult, run_uac
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

@@ -21,38 +21,24 @@ import pytest
 
 from router.settings_parsers import HostPort
 from router.supervisor import sip_options_ok
-from tests.front.conftest import (
-    ACCOUNT_CALLBACK,
-    OFFICE,
-    USER_CALLBACK,
-    requires_kamailio,
-)
-from tests.front.harness import (
+from tests.support.front_path import FRONT
+from tests.support.mass_event import run_mass_event
+from tests.support.paths import SCENARIOS
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.ports import free_port, free_port_block
+from tests.support.processes import wait_until
+from tests.support.router_run import (
     FrontOnly,
     RouterRun,
-    free_port_block,
-    router_env,
+    requires_kamailio,
     running_router,
+    start_front,
 )
-from tests.front.mass_event import run_mass_event
-from tests.notify.support import SmtpServer
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import (
-    SCENARIOS,
-    SIPP,
-    free_port,
-    run_uac,
-    start_uas,
-    uas_trunks,
-    wait_until,
-)
+from tests.support.seeded_store import ACCOUNT_CALLBACK, OFFICE, USER_CALLBACK
+from tests.support.sipp import SIPP, run_uac, start_uas, uas_trunks
+from tests.support.smtp_server import SmtpServer
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
-
-FRONT = {"E911_EMERGENCY_PATH": "front", "E911_KAMAILIO_CHILDREN": "1"}
-"""One UDP receiver: with several, a trunk's 180 and 200 sent back to back can be relayed to
-the caller in the opposite order (each receiver takes one; RFC 3261 lets a UA ignore the late
-180, SIPp's strict scenario does not)."""
 
 
 def _run_hold_uac(port: int, workdir: Path, callers: Path, *, calls: int, hold_ms: int
@@ -288,23 +274,10 @@ def _front_with(worker_headers: list[str], env: dict[str, str], tmp_path: Path,
                 ) -> Iterator[tuple[FrontOnly, FakeWorker]]:
     """Kamailio rendered by the router, its one worker a FakeWorker; yields once the front
     answers OPTIONS."""
-    from router.commands.kamailio import kamailio_binary, prepare
-    from router.commands.run import kamailio_child
-    from router.settings import load_settings
-
     sip_port = free_port()
     worker_port = free_port_block(1)
     fake = FakeWorker(worker_port, worker_headers, status)
-    values = {k: v for k, v in router_env(env, tmp_path, sip_port=sip_port,
-                                          worker_port=worker_port, workers=1).items()
-              if k.startswith("E911_")}
-    settings = load_settings(values)
-    front = prepare(settings, tmp_path / "kamailio")
-    spec = kamailio_child(settings, front, kamailio_binary(settings))
-    proc = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    run = FrontOnly(proc, sip_port)
-    threading.Thread(target=run._read, daemon=True).start()
+    run = start_front(env, tmp_path, sip_port=sip_port, worker_port=worker_port, workers=1)
     try:
         wait_until(lambda: sip_options_ok(HostPort("127.0.0.1", sip_port)), 20,
                    "Kamailio answering OPTIONS")

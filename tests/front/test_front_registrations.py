@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_events import Stream, stream
-from tests.front.conftest import LOCATED_USER, PBX_PHONE_IP, PBX_PHONE_USER
-from tests.front.harness import RouterRun, running_router
-from tests.pbx_chain.chain import kamailio_running
-from tests.scenarios.harness import free_port, wait_until
+from tests.support.event_stream import Stream, stream
+from tests.support.pbx_chain import kamailio_running
+from tests.support.ports import free_port
+from tests.support.processes import wait_until
+from tests.support.router_run import RouterRun, running_router
+from tests.support.seeded_store import LOCATED_USER, PBX_PHONE_IP, PBX_PHONE_USER
 
 pytestmark = pytest.mark.scenario
 

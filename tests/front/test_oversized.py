@@ -20,16 +20,12 @@ import pytest
 import sqlalchemy as sa
 
 from router.db import schema
-from tests.front.conftest import (
-    OFFICE,
-    PBX_PHONE_CALLBACK,
-    PBX_PHONE_IP,
-    USER_CALLBACK,
-    requires_kamailio,
-)
-from tests.front.harness import RouterRun, running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import SCENARIOS, Uas, run_uac, uas_trunks, wait_until
+from tests.support.paths import SCENARIOS
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.processes import wait_until
+from tests.support.router_run import RouterRun, requires_kamailio, running_router
+from tests.support.seeded_store import OFFICE, PBX_PHONE_CALLBACK, PBX_PHONE_IP, USER_CALLBACK
+from tests.support.sipp import Uas, run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.front.conftest import OFFICE, USER_CALLBACK, requires_kamailio
-from tests.front.harness import RouterRun, running_router, send_invite
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import run_uac, uas_trunks, wait_until
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.processes import wait_until
+from tests.support.router_run import RouterRun, requires_kamailio, running_router, send_invite
+from tests.support.seeded_store import OFFICE, USER_CALLBACK
+from tests.support.sipp import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

@@ -16,10 +16,10 @@ import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import open_store
-from tests.front.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, requires_kamailio
-from tests.front.harness import RouterRun, running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import run_uac, uas_trunks
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.router_run import RouterRun, requires_kamailio, running_router
+from tests.support.seeded_store import LOCATED_USER, OFFICE, USER_CALLBACK
+from tests.support.sipp import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

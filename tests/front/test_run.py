@@ -16,9 +16,11 @@ import pytest
 from router.metrics import REGISTRY
 from router.settings_parsers import HostPort
 from router.supervisor import ChildKind, ChildSpec, Supervisor, sip_options_ok
-from tests.front.conftest import requires_kamailio
-from tests.front.harness import free_port_block, router_env, running_router
-from tests.scenarios.harness import REPO, free_port, run_uac, uas_trunks, wait_until
+from tests.support.paths import REPO
+from tests.support.ports import free_port, free_port_block
+from tests.support.processes import wait_until
+from tests.support.router_run import requires_kamailio, router_env, running_router
+from tests.support.sipp import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

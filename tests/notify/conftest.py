@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.notify.support import SmtpServer
-from tests.store.conftest import open_another, store  # noqa: F401
+from tests.support.smtp_server import SmtpServer
+from tests.support.stores import open_another, store  # noqa: F401
 
 
 @pytest.fixture

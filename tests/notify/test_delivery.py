@@ -14,17 +14,9 @@ from router.notify.model import DeliveryState
 from router.notify.outbox import Outbox
 from router.notify.sender import RetryPolicy, ServerBackoff
 from router.store.store import Store
-from tests.notify.support import (
-    CONTACTS,
-    SENDER,
-    SmtpServer,
-    free_port,
-    make_cert,
-    make_sender,
-    notice,
-    run_until,
-    with_contacts,
-)
+from tests.support.notices import CONTACTS, SENDER, make_sender, notice, run_until, with_contacts
+from tests.support.ports import free_port
+from tests.support.smtp_server import SmtpServer, make_cert
 
 
 def _outbox(store: Store) -> Outbox:

@@ -18,8 +18,9 @@ import pytest
 
 from router.notify.outbox import Outbox
 from router.store.store import Store
-from tests.notify.processes import REPO, spawn_sender
-from tests.notify.support import CONTACTS, free_port, notice, with_contacts
+from tests.support.notices import CONTACTS, notice, with_contacts
+from tests.support.ports import free_port
+from tests.support.sender_process import REPO, spawn_sender
 
 MESSAGE = (b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hello\r\n"
            b"Message-ID: <1@example.com>\r\n\r\nbody line\r\n")

@@ -9,7 +9,8 @@ from typing import Any
 
 from router.notify.outbox import Outbox
 from router.store.store import Store
-from tests.notify.support import SmtpServer, make_sender, notice, with_contacts
+from tests.support.notices import make_sender, notice, with_contacts
+from tests.support.smtp_server import SmtpServer
 
 
 def _deliver_one(store: Store, smtp_server: SmtpServer, **changes: Any) -> tuple[str, str]:

@@ -21,8 +21,8 @@ from router.notify.hook import notice_from_route
 from router.notify.model import EmergencyCallNotice
 from router.settings import load_settings
 from router.store.store import Store, open_store
-from tests.pidf_check import parse_sip_message
-from tests.store.conftest import validated
+from tests.support.sip_messages import parse_sip_message
+from tests.support.stores import validated
 
 HOST = "router.example"
 AGENT = "2003"

@@ -19,8 +19,8 @@ from router.notify.outbox import Outbox, owner_process
 from router.notify.sender import RetryPolicy
 from router.processes import process_gone
 from router.store.store import Store
-from tests.notify.storage import CommittedWrites
-from tests.notify.support import CONTACTS, notice, with_contacts
+from tests.support.flaky_store import CommittedWrites
+from tests.support.notices import CONTACTS, notice, with_contacts
 
 LEASE = timedelta(minutes=10)
 

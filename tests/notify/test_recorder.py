@@ -31,16 +31,10 @@ from router.notify.recorder import NotificationRecorder
 from router.notify.spool import Spool
 from router.settings import load_settings
 from router.store.store import Store
-from tests.notify.storage import CommittedWrites, EngineOnly, flaky_store, on_insert
-from tests.notify.support import (
-    CONTACTS,
-    SmtpServer,
-    make_sender,
-    notice,
-    run_until,
-    with_contacts,
-)
-from tests.store.conftest import validated
+from tests.support.flaky_store import CommittedWrites, EngineOnly, flaky_store, on_insert
+from tests.support.notices import CONTACTS, make_sender, notice, run_until, with_contacts
+from tests.support.smtp_server import SmtpServer
+from tests.support.stores import validated
 
 
 @pytest.fixture

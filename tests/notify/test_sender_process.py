@@ -12,8 +12,9 @@ import pytest
 from router.notify.model import Delivery, DeliveryState
 from router.notify.outbox import Outbox
 from router.store.store import Store
-from tests.notify.processes import SenderProcess, spawn_sender
-from tests.notify.support import SmtpServer, notice, with_contacts
+from tests.support.notices import notice, with_contacts
+from tests.support.sender_process import SenderProcess, spawn_sender
+from tests.support.smtp_server import SmtpServer
 
 
 @pytest.fixture

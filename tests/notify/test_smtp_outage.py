@@ -29,7 +29,8 @@ from router.notify.sender import (
 )
 from router.notify.smtp import SmtpSession, SmtpTarget
 from router.store.store import Store
-from tests.notify.support import SENDER, Handler, SmtpServer, notice, with_contacts
+from tests.support.notices import SENDER, notice, with_contacts
+from tests.support.smtp_server import Handler, SmtpServer
 
 LEASE = timedelta(minutes=10)
 

@@ -20,7 +20,8 @@ from router.notify.outbox import Outbox
 from router.notify.sender import Sender, SenderConfig
 from router.notify.smtp import SmtpSession, SmtpTarget
 from router.store.store import Store, open_store
-from tests.notify.support import CONTACTS, FAST_RETRY, SENDER, SmtpServer, notice, with_contacts
+from tests.support.notices import CONTACTS, FAST_RETRY, SENDER, notice, with_contacts
+from tests.support.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.postgres
 

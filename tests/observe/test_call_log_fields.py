@@ -15,7 +15,7 @@ from dialplan import DialPlanConfig, classify
 from router.call.decide import dialled_form
 from router.call.outcome import CallOutcome
 from router.callref import mask_number, new_call_ref
-from tests.observe.conftest import outcome
+from tests.observe.samples import outcome
 
 pytestmark = pytest.mark.sip
 

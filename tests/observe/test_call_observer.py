@@ -18,7 +18,7 @@ from router.metrics import (
 )
 from router.observe import CallObserver, TimedView, count_call
 from router.records.model import CallRecord, pidf_sha256
-from tests.observe.conftest import CALLBACK, PIDF, PSAP, SORTING, outcome
+from tests.observe.samples import CALLBACK, PIDF, PSAP, SORTING, outcome
 
 
 class Sampled:

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from router.call.outcome import CallOutcome
 from router.observe import CallObserver, mask_number
 from router.records.model import CallRecord
-from tests.observe.conftest import CALLBACK, PIDF, outcome
+from tests.observe.samples import CALLBACK, PIDF, outcome
 
 pytestmark = pytest.mark.sip
 

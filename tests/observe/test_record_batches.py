@@ -19,9 +19,9 @@ from router.records.chain import GENESIS, link
 from router.records.model import CallRecord, ChainedRecord
 from router.records.writer import BATCH_LIMIT, RecordSpool, RecordWriter
 from router.store.store import Store, open_store
-from tests.notify.storage import CommittedWrites, Flaky, flaky_store, on_insert
-from tests.observe.conftest import record
 from tests.observe.keyed import KEY, keyed
+from tests.observe.samples import record
+from tests.support.flaky_store import CommittedWrites, Flaky, flaky_store, on_insert
 
 T0 = datetime(2026, 3, 1, 12, 10, tzinfo=UTC)
 T1 = datetime(2026, 3, 1, 12, 11, tzinfo=UTC)

@@ -18,8 +18,8 @@ from router.records.chain import (
     verify,
 )
 from router.records.model import ChainedRecord, pidf_sha256
-from tests.observe.conftest import PIDF, record
 from tests.observe.keyed import KEY, OTHER_KEY
+from tests.observe.samples import PIDF, record
 
 RECORDED = datetime(2026, 3, 1, 12, 6, tzinfo=UTC)
 RETAIN = datetime(2033, 3, 1, 12, 0, tzinfo=UTC)

@@ -24,7 +24,6 @@ from router.records.key import RecordKeyError
 from router.records.model import ChainedRecord, pidf_sha256, record_from_outcome
 from router.records.store import RecordKeyMismatch, RecordStore, _row_of
 from router.store.store import Store, open_store
-from tests.observe.conftest import PIDF, outcome, record
 from tests.observe.keyed import (
     KEY,
     KEY_TEXT,
@@ -34,6 +33,7 @@ from tests.observe.keyed import (
     keyed,
     triggers_off,
 )
+from tests.observe.samples import PIDF, outcome, record
 
 RECORDED = datetime(2026, 3, 1, 12, 6, tzinfo=UTC)
 

@@ -21,8 +21,8 @@ from router.records.chain import keyed_hash, legacy_hash
 from router.records.heads import HEAD_EVENT
 from router.records.model import ChainedRecord, pidf_sha256
 from router.store.store import open_store
-from tests.observe.conftest import PIDF, record
 from tests.observe.keyed import KEY, KEY_TEXT, PRUNE_NOW, assert_prune_refused, keyed, triggers_off
+from tests.observe.samples import PIDF, record
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ from router.records.model import CallRecord, pidf_sha256
 from router.records.store import RecordStore
 from router.records.writer import RecordSpool, RecordWriter, record_from_json, record_to_json
 from router.store.store import Store, open_store
-from tests.observe.conftest import PIDF, record
 from tests.observe.keyed import KEY, OTHER_KEY, keyed
+from tests.observe.samples import PIDF, record
 
 
 def _count(result: str) -> float:

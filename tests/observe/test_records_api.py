@@ -13,9 +13,9 @@ from router.api import records as records_api
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.records.model import pidf_sha256
 from router.store.store import Store, open_store
-from tests.api.harness import ADMIN_TOKEN, FAST, ApiServer, api_settings, client, serve
-from tests.observe.conftest import CALLBACK, PIDF, record
 from tests.observe.keyed import KEY_TEXT, keyed
+from tests.observe.samples import CALLBACK, PIDF, record
+from tests.support.api_server import ADMIN_TOKEN, FAST, ApiServer, api_settings, client, serve
 
 
 @pytest.fixture

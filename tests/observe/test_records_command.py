@@ -14,8 +14,8 @@ import pytest
 
 from router.records.model import pidf_sha256
 from router.store.store import open_store
-from tests.observe.conftest import CALLBACK, PIDF, record
 from tests.observe.keyed import KEY_TEXT, keyed
+from tests.observe.samples import CALLBACK, PIDF, record
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,8 @@ from router.trunk_probe import (
     response_status,
     trunks_of,
 )
-from tests.scenarios.harness import free_port, start_uas
+from tests.support.ports import free_port
+from tests.support.sipp import start_uas
 
 pytestmark = pytest.mark.scenario
 

@@ -1,5 +1,5 @@
-"""The front's store (tests/front/conftest.py), with desk phone 3003 also bound at 127.0.0.11:
-the network its softphone first registers from."""
+"""The front's store (`front_store_url`, tests/support/seeded_store.py), with desk phone 3003
+also bound at 127.0.0.11: the network its softphone first registers from."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import open_store
-from tests.front.conftest import PBX_PHONE_USER, front_store_url
+from tests.support.pbx_chain import FIRST_DEVICE
+from tests.support.seeded_store import PBX_PHONE_USER, front_store_url
 
 __all__ = ["chain_store_url", "front_store_url"]
-
-FIRST_DEVICE = "127.0.0.11"
-SECOND_DEVICE = "127.0.0.12"
 
 
 @pytest.fixture

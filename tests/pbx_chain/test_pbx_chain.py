@@ -11,15 +11,24 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_events import Stream, stream
-from tests.front.conftest import OFFICE, PBX_PHONE_CALLBACK, PBX_PHONE_USER, requires_kamailio
-from tests.front.harness import running_router
-from tests.front.test_front_announce import announce_env, envelope_match, prompt_seconds
-from tests.pbx_chain.chain import PBX, answered_call, calls_closed, kamailio_pbx, softphone
-from tests.pbx_chain.conftest import FIRST_DEVICE, SECOND_DEVICE
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.baresip import audio_stats
-from tests.scenarios.harness import PROMPTS, uas_trunks, wait_until
+from tests.support.announce import announce_env, envelope_match, prompt_seconds
+from tests.support.baresip import audio_stats
+from tests.support.event_stream import Stream, stream
+from tests.support.paths import PROMPTS
+from tests.support.pbx_chain import (
+    FIRST_DEVICE,
+    PBX,
+    SECOND_DEVICE,
+    answered_call,
+    calls_closed,
+    kamailio_pbx,
+    softphone,
+)
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.processes import wait_until
+from tests.support.router_run import requires_kamailio, running_router
+from tests.support.seeded_store import OFFICE, PBX_PHONE_CALLBACK, PBX_PHONE_USER
+from tests.support.sipp import uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

@@ -23,11 +23,12 @@ from router.location.model import DEFAULT_ACCOUNT_ID
 from router.notify.model import DeliveryState
 from router.notify.outbox import Outbox
 from router.store.store import open_store
-from tests.front.conftest import requires_kamailio
-from tests.front.harness import RouterRun, running_router
-from tests.notify.support import SmtpServer
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import REPO, Uas, run_uac, start_uas, wait_until
+from tests.support.paths import REPO
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.processes import wait_until
+from tests.support.router_run import RouterRun, requires_kamailio, running_router
+from tests.support.sipp import Uas, run_uac, start_uas
+from tests.support.smtp_server import SmtpServer
 
 pytestmark = [pytest.mark.scenario, pytest.mark.postgres, requires_kamailio]
 

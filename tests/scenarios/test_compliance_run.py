@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scripts.loadlib import check_rows, load_office, read_evidence, run_compliance
-from tests.front.conftest import requires_kamailio
+from tests.support.router_run import requires_kamailio
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 

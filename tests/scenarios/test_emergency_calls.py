@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.conftest import ACCOUNT_CALLBACK, OFFICE, USER_CALLBACK, WorkerFactory
-from tests.scenarios.harness import run_uac, uas_trunks
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.seeded_store import ACCOUNT_CALLBACK, OFFICE, USER_CALLBACK
+from tests.support.sipp import run_uac, uas_trunks
+from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.scenario]
 

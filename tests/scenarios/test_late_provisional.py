@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios.conftest import WorkerFactory
-from tests.scenarios.harness import run_uac, uas_trunks
+from tests.support.sipp import run_uac, uas_trunks
+from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.scenario]
 

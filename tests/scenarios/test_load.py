@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios.conftest import WorkerFactory
-from tests.scenarios.harness import last_stats, sipp_load, uas_trunks, wait_idle
+from tests.support.sipp import sipp_load, uas_trunks
+from tests.support.worker import WorkerFactory, last_stats, wait_idle
 
 pytestmark = [pytest.mark.scenario, pytest.mark.slow]
 

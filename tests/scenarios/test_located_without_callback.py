@@ -8,27 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
-from router.store.store import open_store
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.conftest import LOCATED_USER, OFFICE, WorkerFactory
-from tests.scenarios.harness import run_uac, uas_trunks
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.seeded_store import OFFICE, forget_callback_numbers
+from tests.support.sipp import run_uac, uas_trunks
+from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.scenario]
-
-
-def forget_callback_numbers(store_url: str) -> None:
-    """No NANP callback anywhere: the account's is a UK number (an enabled account must have
-    one), the user has none, and its SIP user 1001 is an extension."""
-    store = open_store(store_url)
-    try:
-        store.update_account(DEFAULT_ACCOUNT_ID,
-                             callback=Callback("Acme Dispatch", "+442071234567", "en"))
-        store.upsert_user(DEFAULT_ACCOUNT_ID, LOCATED_USER, display_name="Ada Lovelace",
-                          callback_number=None, language="en",
-                          callback_preference=CallbackPreference.ACCOUNT)
-    finally:
-        store.close()
 
 
 def test_located_911_without_callback_reaches_psap_with_valid_pidf_lo(

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.pidf_check import SipMessage, extract_location_parts, parse_sip_message, validate_pidf
-from tests.scenarios.conftest import WorkerFactory
-from tests.scenarios.harness import UacResult, Uas, _split_logged, run_uac, uas_trunks
+from tests.support.pidf_check import extract_location_parts, validate_pidf
+from tests.support.sip_messages import SipMessage, parse_sip_message, split_logged
+from tests.support.sipp import UacResult, Uas, run_uac, uas_trunks
+from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.scenario]
 
@@ -53,7 +54,7 @@ def _received(result: UacResult, start: str, cseq: str | None = None) -> SipMess
 def _logged(uas: Uas, start: str) -> list[SipMessage]:
     """Every message the SIPp PSAP logged whose start line begins with `start`, in order."""
     text = uas.log_file.read_bytes().decode("utf-8", errors="replace")
-    messages = [parse_sip_message(m) for m in _split_logged(text)]
+    messages = [parse_sip_message(m) for m in split_logged(text)]
     return [m for m in messages if m.start_line.startswith(start)]
 
 

@@ -10,9 +10,10 @@ import pytest
 from router.call.emergency_invite import SOS_SERVICE_URN
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference
 from router.store.store import open_store
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.conftest import LOCATED_USER, OFFICE, USER_CALLBACK, WorkerFactory
-from tests.scenarios.harness import run_uac, uas_trunks
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.seeded_store import LOCATED_USER, OFFICE, USER_CALLBACK
+from tests.support.sipp import run_uac, uas_trunks
+from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.scenario]
 

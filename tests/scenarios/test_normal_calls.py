@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios.conftest import WorkerFactory
-from tests.scenarios.harness import UacResult, run_uac, uas_trunks, wait_until
 from tests.scenarios.rtp import RtpSink
+from tests.support.processes import wait_until
+from tests.support.sipp import UacResult, run_uac, uas_trunks
+from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.scenario]
 

@@ -10,10 +10,11 @@ import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import open_store
-from tests.notify.processes import spawn_sender
-from tests.notify.support import SmtpServer
-from tests.scenarios.conftest import USER_CALLBACK, WorkerFactory
-from tests.scenarios.harness import run_uac, uas_trunks
+from tests.support.seeded_store import USER_CALLBACK
+from tests.support.sender_process import spawn_sender
+from tests.support.sipp import run_uac, uas_trunks
+from tests.support.smtp_server import SmtpServer
+from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.scenario]
 

@@ -15,15 +15,12 @@ import pytest
 
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback
 from router.store.store import Store, open_store
-from tests.notify.processes import spawn_sender
-from tests.notify.support import SmtpServer
-from tests.pidf_check import parse_sip_message
-from tests.scenarios.conftest import (
-    ACCOUNT_CALLBACK,
-    LOCATED_USER,
-    WorkerFactory,
-)
-from tests.scenarios.harness import run_uac, uas_trunks
+from tests.support.seeded_store import ACCOUNT_CALLBACK, LOCATED_USER
+from tests.support.sender_process import spawn_sender
+from tests.support.sip_messages import parse_sip_message
+from tests.support.sipp import run_uac, uas_trunks
+from tests.support.smtp_server import SmtpServer
+from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.scenario]
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.baresip import Baresip, audio_stats
-from tests.scenarios.conftest import OFFICE, USER_CALLBACK, WorkerFactory
-from tests.scenarios.harness import uas_trunks
+from tests.support.baresip import Baresip, audio_stats
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.seeded_store import OFFICE, USER_CALLBACK
+from tests.support.sipp import uas_trunks
+from tests.support.worker import WorkerFactory
 
 pytestmark = [
     pytest.mark.scenario,

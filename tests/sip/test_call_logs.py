@@ -20,8 +20,10 @@ from router.notify.outbox import Outbox
 from router.records.store import RecordStore
 from router.sip.announce import load_prompts
 from router.store.store import open_store
-from tests.scenarios.conftest import USER_CALLBACK, WorkerFactory
-from tests.scenarios.harness import PROMPTS, WorkerProcess, run_uac, uas_trunks
+from tests.support.paths import PROMPTS
+from tests.support.seeded_store import USER_CALLBACK
+from tests.support.sipp import run_uac, uas_trunks
+from tests.support.worker import WorkerFactory, WorkerProcess
 
 pytestmark = [pytest.mark.sip]
 

@@ -19,8 +19,8 @@ import pytest
 from router.call.front_redirect import SDP, front_redirect
 from router.call.inbound import MAX_READ_BYTES, parse_invite
 from router.call.size import SEND_BUDGET_BYTES, response_size
-from tests.scenarios.conftest import WorkerFactory
-from tests.unit.test_front_redirect import routed_call
+from tests.support.routed_calls import routed_call
+from tests.support.worker import WorkerFactory
 
 pytestmark = pytest.mark.sip
 

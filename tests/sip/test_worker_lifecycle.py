@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios.conftest import WorkerFactory
-from tests.scenarios.harness import run_uac, uas_trunks, udp_port_taken
+from tests.support.ports import udp_port_taken
+from tests.support.sipp import run_uac, uas_trunks
+from tests.support.worker import WorkerFactory
 
 pytestmark = [pytest.mark.sip]
 

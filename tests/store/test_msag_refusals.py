@@ -4,10 +4,6 @@ NUL-bearing extract and leaves the MSAG in force untouched, on SQLite and Postgr
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,28 +12,10 @@ from router.db.errors import InvalidValue
 from router.location.model import MsagVersion
 from router.location.msag import MsagImport, parse_msag_csv
 from router.store.store import Store
+from tests.support.msag_import import HEADER, SAMPLE, msag_import
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "config" / "msag" / "msag_sample_mt_30059.csv"
-HEADER = SAMPLE.read_text(encoding="utf-8").splitlines()[0] + "\n"
 ROW = SAMPLE.read_text(encoding="utf-8").splitlines()[1] + "\n"
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    code: int
-    stdout: str
-    stderr: str
-
-
-def msag_import(store_url: str, *files: Path) -> Done:
-    """Run `e911-router msag import FILE...` against `store_url` as an operator would."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("E911_")}
-    env.update({"E911_DATABASE_URL": store_url, "E911_LOG_FORMAT": "json"})
-    done = subprocess.run([sys.executable, "-m", "router", "msag", "import",
-                           *map(str, files)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
-    return Done(done.returncode, done.stdout, done.stderr)
 
 
 def in_force(store: Store) -> tuple[MsagVersion | None, int]:

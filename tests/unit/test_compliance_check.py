@@ -27,7 +27,7 @@ from scripts.loadlib import (
     parse_invite,
     read_compliance_csv,
 )
-from tests.pidf_check import build_raw_invite
+from tests.support.pidf_check import build_raw_invite
 
 OFFICE = load_office()
 SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"

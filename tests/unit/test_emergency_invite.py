@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from router.call.emergency_invite import (
@@ -15,26 +13,13 @@ from router.call.emergency_invite import (
     trunk_request_uri,
 )
 from router.language import Language
-from router.location.civic import CivicAddress
-from router.pidf import to_pidf
-from tests.pidf_check import (
+from tests.support.invite_samples import ADDRESS, CALLER, PIDF, SDP
+from tests.support.pidf_check import (
     InviteExpectation,
     assert_emergency_invite,
     build_raw_invite,
     extract_location_parts,
 )
-
-ADDRESS = CivicAddress(country="US", state="TX", city="AUSTIN", street_name="LAMAR",
-                       street_suffix="BLVD", prefix_directional="N", house_number="6500",
-                       postal_code="78752", unit="STE 210")
-PIDF = to_pidf(ADDRESS, entity="pres:+12025550123@voip.example.net",
-               device_id="urn:uuid:6f1c2f58-8d4b-4b8e-9a36-0b7e1c6e9d11",
-               timestamp=datetime(2025, 5, 1, 17, 4, 11, tzinfo=UTC))
-CALLER = CallbackIdentity(display_name="ACME Widgets Reception", number="(202) 555-0123",
-                          host="voip.example.net")
-SDP = ("v=0\r\no=- 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
-       "m=audio 49170 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
-       "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n")
 
 
 def test_emergency_invite_with_location_has_exact_headers_in_order() -> None:

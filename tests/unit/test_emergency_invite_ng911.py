@@ -15,14 +15,14 @@ from router.call.emergency_invite import (
     build_emergency_invite,
     trunk_route,
 )
-from tests.pidf_check import (
+from tests.support.invite_samples import ADDRESS, CALLER, PIDF, SDP
+from tests.support.pidf_check import (
     InviteExpectation,
     assert_emergency_invite,
     build_raw_invite,
     extract_location_parts,
     validate_additional_data,
 )
-from tests.unit.test_emergency_invite import ADDRESS, CALLER, PIDF, SDP
 
 TRUNK = "sip:psap-trunk.example.org:5080;transport=udp"
 PROVIDER = ProviderIdentity(name="Example Voice Inc",

@@ -24,7 +24,7 @@ from router.pidf import (
     read_pidf,
     to_pidf,
 )
-from tests.pidf_check import validate_pidf
+from tests.support.pidf_check import validate_pidf
 
 ISSUED = datetime(2025, 5, 1, 17, 4, 11, tzinfo=UTC)
 ENTITY = "pres:+12025550123@voip.example.net"

@@ -1,4 +1,4 @@
-"""tests/pidf_check.py: the checker finds every PIDF-LO pitfall and every INVITE defect."""
+"""tests/support/pidf_check.py: the checker finds every PIDF-LO pitfall and every INVITE defect."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ from router.call.emergency_invite import CallbackIdentity, build_emergency_invit
 from router.location.civic import CivicAddress
 from router.pidf import LocationElement, to_pidf
 from router.schemas import PIDF_LO_BUNDLE, PIDF_XSD_DIR
-from tests.pidf_check import (
+from tests.support.pidf_check import (
     InviteExpectation,
     assert_emergency_invite,
     build_raw_invite,
     extract_location_parts,
-    parse_sip_message,
     validate_pidf,
 )
+from tests.support.sip_messages import parse_sip_message
 
 ADDRESS = CivicAddress(country="US", state="TX", city="AUSTIN", street_name="LAMAR",
                        street_suffix="BLVD", house_number="6500", postal_code="78752")

@@ -9,7 +9,7 @@ from pathlib import Path
 from router.call.emergency_invite import CallbackIdentity, build_emergency_invite
 from router.location.civic import CivicAddress
 from router.pidf import to_pidf
-from tests.pidf_check import InviteExpectation, assert_emergency_invite, build_raw_invite
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite, build_raw_invite
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pidf-lo.md"
 ADDRESS = CivicAddress(

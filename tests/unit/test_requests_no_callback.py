@@ -9,8 +9,9 @@ from router.call.additional_data import ProviderIdentity
 from router.call.emergency_invite import SOS_SERVICE_URN, RequestUriMode
 from router.call.trunk_request import build_request, callback_number, pidf_of
 from router.pidf import from_pidf
-from tests.pidf_check import validate_additional_data, validate_pidf
-from tests.unit.test_front_redirect import OFFICE, routed_call
+from tests.support.pidf_check import validate_additional_data, validate_pidf
+from tests.support.routed_calls import routed_call
+from tests.support.seeded_store import OFFICE
 
 HOST = "voip.example.net"
 NOW = datetime(2026, 12, 7, 22, 0, tzinfo=UTC)

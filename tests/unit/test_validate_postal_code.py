@@ -12,7 +12,7 @@ import pytest
 from router.location.civic import AddressInput
 from router.location.msag import MsagIndex, parse_msag_csv
 from router.location.validate import ValidationResult, ValidationStatus, validate_address
-from tests.msag_prattville import prattville, prattville_msag
+from tests.support.msag_prattville import prattville, prattville_msag
 
 FIXTURE_CA = (Path(__file__).resolve().parents[2] / "config" / "msag"
               / "msag_fixture_ca_SYNTHETIC.csv")

@@ -3,91 +3,32 @@ SIPp trunks that also answer OPTIONS probes, with the scenario suite's seeded st
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.scenarios.conftest import store_url
-from tests.scenarios.harness import PROMPTS, Uas, WorkerProcess, free_port, start_uas, wait_until
+from tests.observe.calls.supervised import Router
+from tests.support.paths import PROMPTS
+from tests.support.ports import free_port, free_port_block
+from tests.support.processes import wait_until
+from tests.support.seeded_store import store_url
+from tests.support.sipp import start_uas
+from tests.support.worker import WorkerProcess
 
 __all__ = ["store_url"]
-
-
-def free_port_pair() -> int:
-    """A port p such that p and p + 1 are free (two workers without a front)."""
-    while True:
-        port = free_port()
-        if port < 65535 and free_port_is(port + 1):
-            return port
-
-
-def free_port_is(port: int) -> bool:
-    import socket
-
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(socket.AF_INET, kind) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-@dataclass
-class Router:
-    """A running `e911-router run`; `log` collects every child's JSON lines (shared stderr)."""
-
-    log: WorkerProcess
-    sip_port: int
-    metrics_port: int
-    workdir: Path
-    trunks: dict[str, Uas]
-    env: dict[str, str]
-
-    @property
-    def worker_ports(self) -> tuple[int, int]:
-        return self.sip_port, self.sip_port + 1
-
-    def scrape(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
-            text = response.read().decode()
-        found = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-        return found
-
-    def series(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
-        return {labels: value for (n, labels), value in self.scrape().items() if n == name}
-
-    def status_json(self) -> dict[str, object]:
-        with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.metrics_port}/status.json", timeout=5) as response:
-            data: dict[str, object] = json.loads(response.read())
-        return data
-
-    def e911_router(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Another `e911-router` command with the router's settings (as an operator runs it)."""
-        return subprocess.run([sys.executable, "-m", "router", *args], cwd=self.workdir,
-                              env=self.env, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
 def router(store_url: str, tmp_path: Path) -> Iterator[Router]:
     trunks = {name: start_uas("uas-psap-answer-options-200", tmp_path)
               for name in ("psap", "sorting", "test")}
-    sip_port = free_port_pair()
+    sip_port = free_port_block(2)  # two workers without a front: p and p + 1
     metrics_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("E911_", "PROMETHEUS_"))}
     env.update({

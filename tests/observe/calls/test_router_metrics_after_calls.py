@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.observe.calls.conftest import Router
-from tests.scenarios.conftest import ACCOUNT_CALLBACK, USER_CALLBACK
-from tests.scenarios.harness import run_uac, wait_until
+from tests.observe.calls.supervised import Router
+from tests.support.processes import wait_until
+from tests.support.seeded_store import ACCOUNT_CALLBACK, USER_CALLBACK
+from tests.support.sipp import run_uac
 
 pytestmark = [pytest.mark.scenario, pytest.mark.slow]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from router.store.store import open_store
-from tests.observe.calls.conftest import Router
-from tests.scenarios.harness import wait_until
+from tests.observe.calls.supervised import Router
+from tests.support.processes import wait_until
 
 ACCOUNT = "acct_default"
 

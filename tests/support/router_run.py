@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,34 +23,19 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from router.settings_parsers import HostPort
 from router.supervisor import sip_options_ok
-from tests.scenarios.harness import PROMPTS, REPO, free_port, wait_until
+from tests.support.paths import PROMPTS, REPO
+from tests.support.ports import free_port, free_port_block
+from tests.support.processes import stop_process, wait_until
 
 Event = dict[str, object]
 
-
-def free_port_block(count: int, host: str = "127.0.0.1") -> int:
-    """The first of `count` consecutive ports free for UDP and TCP on `host` right now."""
-    for _ in range(200):
-        first = free_port(host)
-        if first + count > 65535:
-            continue
-        if all(_port_free(host, first + k) for k in range(1, count)):
-            return first
-    raise AssertionError(f"no block of {count} free ports on {host}")
-
-
-def _port_free(host: str, port: int) -> bool:
-    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-        with socket.socket(socket.AF_INET, kind) as probe:
-            try:
-                probe.bind((host, port))
-            except OSError:
-                return False
-    return True
+requires_kamailio = pytest.mark.skipif(shutil.which("kamailio") is None,
+                                       reason="kamailio not installed (scripts/test installs it)")
 
 
 @dataclass
@@ -171,14 +157,7 @@ class RouterRun:
         os.kill(self.pid_of(child), signum)
 
     def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)
 
 
 def router_env(base: Mapping[str, str], tmp_path: Path, *, sip_port: int, worker_port: int,
@@ -271,17 +250,14 @@ class FrontOnly:
                 self.proc.wait()
 
 
-@contextlib.contextmanager
-def front_only(env: Mapping[str, str], tmp_path: Path, *, workers: int = 2
-               ) -> Iterator[FrontOnly]:
-    """Render the config from `env` (E911_* strings) exactly as `run` does and start Kamailio
-    with it; the worker ports have nobody behind them. Yields once both are marked down."""
+def start_front(env: Mapping[str, str], tmp_path: Path, *, sip_port: int, worker_port: int,
+                workers: int) -> FrontOnly:
+    """Kamailio alone on `sip_port`, its config rendered from `env` (E911_* strings) exactly as
+    `run` renders it, for `workers` workers from `worker_port` on."""
     from router.commands.kamailio import kamailio_binary, prepare
     from router.commands.run import kamailio_child
     from router.settings import load_settings
 
-    sip_port = free_port()
-    worker_port = free_port_block(workers)
     values = {k: v for k, v in router_env(env, tmp_path, sip_port=sip_port,
                                           worker_port=worker_port, workers=workers).items()
               if k.startswith("E911_")}
@@ -292,6 +268,16 @@ def front_only(env: Mapping[str, str], tmp_path: Path, *, workers: int = 2
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     run = FrontOnly(proc, sip_port)
     threading.Thread(target=run._read, daemon=True).start()
+    return run
+
+
+@contextlib.contextmanager
+def front_only(env: Mapping[str, str], tmp_path: Path, *, workers: int = 2
+               ) -> Iterator[FrontOnly]:
+    """Render the config from `env` (E911_* strings) exactly as `run` does and start Kamailio
+    with it; the worker ports have nobody behind them. Yields once both are marked down."""
+    run = start_front(env, tmp_path, sip_port=free_port(), worker_port=free_port_block(workers),
+                      workers=workers)
     try:
         wait_until(lambda: run.count_lines("e911.front.worker_down worker=") >= workers, 20,
                    "the front marking the absent workers down")

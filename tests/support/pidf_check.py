@@ -2,7 +2,7 @@
 
 Reusable by every test that captures an INVITE (SIPp UAS, raw socket, pjsua2 UAS):
 
-    from tests.pidf_check import InviteExpectation, assert_emergency_invite
+    from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
     captured = assert_emergency_invite(raw_text, InviteExpectation(callback_number=...))
 
 - `validate_pidf(xml)` -> list of problems ([] = valid): XSD validation against
@@ -47,6 +47,7 @@ from router.pidf import (
     from_pidf,
 )
 from router.schemas import PIDF_LO_BUNDLE
+from tests.support.sip_messages import SipMessage, parse_sip_message
 
 __all__ = [
     "CapturedInvite",
@@ -79,10 +80,6 @@ _KNOWN_NAMESPACES = frozenset({
 _LOOKALIKE = re.compile(r"pidf|geopriv|civic|emergencycalldata|opengis|nena", re.IGNORECASE)
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:\S+")
 _AWARE_DATETIME = re.compile(r".*T.*(?:Z|[+-][0-9]{2}:[0-9]{2})")
-_COMPACT_HEADERS = {
-    "i": "Call-ID", "m": "Contact", "e": "Content-Encoding", "l": "Content-Length",
-    "c": "Content-Type", "f": "From", "s": "Subject", "k": "Supported", "t": "To", "v": "Via",
-}
 _PAI = re.compile(
     r'(?:"(?P<name>[A-Za-z0-9 ]*)" )?<sip:(?P<number>\+1[2-9][0-9]{2}[2-9][0-9]{6})'
     r"@(?P<host>[^;>@\s]+);user=phone>"
@@ -200,45 +197,6 @@ def validate_pidf(xml: bytes) -> list[str]:
     if not schema.validate(root):
         problems = [f"schema: line {e.line}: {e.message}" for e in schema.error_log]
     return problems + _rule_problems(root)
-
-
-@dataclass(frozen=True, slots=True)
-class SipMessage:
-    """A captured SIP message: start line, headers in order (compact names expanded)."""
-
-    start_line: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def values(self, name: str) -> list[str]:
-        """Every value of a header, comma-joined repeats not split."""
-        return [v for n, v in self.headers if n.lower() == name.lower()]
-
-    def header(self, name: str) -> str | None:
-        found = self.values(name)
-        return found[0] if found else None
-
-
-def parse_sip_message(raw: str | bytes) -> SipMessage:
-    """Parse captured SIP text: CRLF or bare LF, leading blank lines, folded header lines,
-    compact header names (RFC 3261 s7.3.3)."""
-    data = raw.encode("utf-8") if isinstance(raw, str) else raw
-    data = data.lstrip(b"\r\n")
-    match = re.search(rb"\r?\n\r?\n", data)
-    head, body = (data, b"") if match is None else (data[: match.start()], data[match.end():])
-    lines = re.split(r"\r?\n", head.decode("utf-8", errors="replace"))
-    headers: list[tuple[str, str]] = []
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t") and headers:
-            name, value = headers[-1]
-            headers[-1] = (name, f"{value} {line.strip()}")
-            continue
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise ValueError(f"malformed header line: {line!r}")
-        name = name.strip()
-        headers.append((_COMPACT_HEADERS.get(name.lower(), name), value.strip()))
-    return SipMessage(start_line=lines[0], headers=tuple(headers), body=body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,12 @@ from pathlib import Path
 
 from router.location.model import DEFAULT_ACCOUNT_ID, Callback, CallbackPreference, ValidatedAddress
 from router.store.store import open_store
-from tests.front.conftest import OFFICE
-from tests.front.harness import RouterRun, running_router
-from tests.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.scenarios.harness import SCENARIOS, SIPP, free_port, start_uas
+from tests.support.paths import SCENARIOS
+from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
+from tests.support.ports import free_port
+from tests.support.router_run import RouterRun, running_router
+from tests.support.seeded_store import OFFICE
+from tests.support.sipp import SIPP, start_uas
 
 PBX_IP = "127.0.0.2"
 ACCOUNT_CALLBACK = "+14065550100"

@@ -15,7 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.scenarios.harness import free_port, wait_until
+from tests.support.ports import free_port
+from tests.support.processes import stop_process, wait_until
 
 _CONFIG = """\
 poll_method\t\tpoll
@@ -111,13 +112,7 @@ class Baresip:
 
     def stop(self) -> None:
         self.sock.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 5)
         # the reader sees the pipe's end once baresip has exited; then the pipe is closed
         if self.reader is not None:
             self.reader.join(5)

@@ -1,7 +1,7 @@
 """The reference PBX (deploy/pbx/) run for real on loopback, and softphones registering with it.
 
 The PBX is a Kamailio at 127.0.0.2 rendered by deploy/pbx/render.py (the same code an operator
-runs); softphones are baresip (tests/scenarios/baresip.py) registering with digest credentials.
+runs); softphones are baresip (tests/support/baresip.py) registering with digest credentials.
 """
 
 from __future__ import annotations
@@ -18,11 +18,16 @@ from types import ModuleType
 
 from router.settings_parsers import HostPort
 from router.supervisor import sip_options_ok
-from tests.scenarios.baresip import Baresip
-from tests.scenarios.harness import REPO, free_port, wait_until
+from tests.support.baresip import Baresip
+from tests.support.paths import REPO
+from tests.support.ports import free_port
+from tests.support.processes import wait_until
 
 PBX = "127.0.0.2"
 USERS = {"3003": "desk-3003-secret", "1001": "ada-1001-secret"}
+FIRST_DEVICE = "127.0.0.11"
+"""Where desk phone 3003's softphone first registers from (its address is bound there too)."""
+SECOND_DEVICE = "127.0.0.12"
 
 
 def render_module() -> ModuleType:

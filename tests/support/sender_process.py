@@ -11,7 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+from tests.support.processes import stop_process
+
 SENDER_FROM = "e911@router.example"
 
 
@@ -53,13 +55,7 @@ class SenderProcess:
         assert self.proc.wait(10) == -signal.SIGKILL
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
 
 
 def spawn_sender(database_url: str, smtp_url: str, workdir: Path, *,

@@ -18,7 +18,8 @@ from sqlalchemy import event
 
 from router.db.engine import make_engine
 from router.store.store import open_store
-from tests.notify.support import free_port, with_contacts
+from tests.support.notices import with_contacts
+from tests.support.ports import free_port
 
 
 class EngineOnly:
