@@ -24,6 +24,7 @@ from urllib.parse import quote
 import pluggy
 import psycopg
 import pytest
+import structlog
 
 from tests.support.postgres import POSTGRES_URL, postgres_unreachable
 
@@ -74,6 +75,17 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     fails under the guard: no test in it would run."""
     if report.skipped and skip_guard_armed():
         _fail_the_skip(report, "module")
+
+
+@pytest.fixture(autouse=True)
+def _structlog_config_restored() -> Iterator[None]:
+    """A command run in-process (`main([...])`) configures structlog for the whole process
+    (`configure_logging`: its level filter, its renderer); put the configuration back after
+    each test, so a later test's `capture_logs()` sees every event whatever ran before it.
+    Found when `tests/unit/test_msag_command.py` ran before `tests/notify/test_smtp_outage.py`."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture
