@@ -9,16 +9,14 @@ from pathlib import Path
 import pytest
 
 from router.call.emergency_invite import SOS_SERVICE_URN
+from tests.support.front_path import FRONT, NG911
 from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.support.router_run import requires_kamailio, running_router
-from tests.support.seeded_store import OFFICE, USER_CALLBACK
+from tests.support.seeded_store import OFFICE, USER_CALLBACK, forget_callback_numbers
 from tests.support.sipp import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 
-FRONT = {"E911_EMERGENCY_PATH": "front", "E911_KAMAILIO_CHILDREN": "1"}
-NG911 = {"E911_EMERGENCY_REQUEST_URI": "sos", "E911_PROVIDER_NAME": "Example Voice Inc",
-         "E911_PROVIDER_CONTACT": "sip:+12025550100@noc.example.net"}
 
 
 def _route(trunk_uri: str) -> str:
@@ -68,5 +66,32 @@ def test_esinet_trunks_get_sos_urn_route_and_additional_data_from_the_front(
                               if "subscriberinfo" in p.media_type)
             assert "<xc:text>Ada Lovelace</xc:text>" in subscriber
             assert f"<xc:uri>tel:{USER_CALLBACK}</xc:uri>" in subscriber
+        assert sorting.invites() == []
+        router.wait_line("e911.front.redirect_followed")
+
+
+def test_esinet_trunk_gets_the_additional_data_of_a_caller_with_no_callback_number(
+    front_store_url: str, tmp_path: Path
+) -> None:
+    """Issue 18: a located 911 with no callback number anywhere, E911_EMERGENCY_REQUEST_URI=sos,
+    front path: the ESInet trunk gets urn:service:sos, the PIDF-LO, and ProviderInfo and
+    ServiceInfo named from Call-Info, as the bridge sends them (SubscriberInfo has no number to
+    name, so it is left out, and so is P-Asserted-Identity). Before: no RFC 7852 block at all."""
+    forget_callback_numbers(front_store_url)
+    with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer") as (psap, sorting), \
+            running_router({**FRONT, **NG911, "E911_DATABASE_URL": front_store_url,
+                            "E911_TRUNK_PSAP": psap.uri,
+                            "E911_TRUNK_SORTING_CENTER": sorting.uri}, tmp_path) as router:
+        result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service="911")
+        assert result.ok, result.errors
+        (invite,) = psap.wait_invites(1)
+        captured = assert_emergency_invite(invite, InviteExpectation(
+            request_user=None, request_uri=SOS_SERVICE_URN, asserted_identity=False,
+            has_location=True, civic=OFFICE, language="en", additional_data=True))
+        assert captured.message.values("Route") == [_route(psap.uri)]
+        infos = [v for h in captured.message.values("Call-Info") for v in h.split(",")]
+        purposes = sorted(v.split("purpose=")[1].strip() for v in infos)
+        assert purposes == ["EmergencyCallData.ProviderInfo", "EmergencyCallData.ServiceInfo"]
+        assert "X-E911-" not in invite
         assert sorting.invites() == []
         router.wait_line("e911.front.redirect_followed")
