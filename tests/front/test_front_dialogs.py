@@ -23,6 +23,12 @@ from tests.support.seeded_store import OFFICE, USER_CALLBACK
 from tests.support.sipp import run_uac, uas_trunks
 from tests.support.smtp_server import SmtpServer
 
+ONE_RECEIVER = {"E911_KAMAILIO_CHILDREN": "1"}
+"""These callers are strict SIPp scenarios: with several UDP receivers Kamailio may relay the
+worker's 180 after its 200 (tm sends outside its reply lock, docs/front-path.md), which SIPp
+refuses and an RFC 3261 UA ignores; one receiver keeps the order (as front_path.FRONT does).
+Seen once in CI: test_psap_reinvite_and_bye_reach_the_caller_through_the_front."""
+
 pytestmark = [pytest.mark.scenario, requires_kamailio]
 
 FORGED_PAI = "<sip:+15555550199@127.0.0.1;user=phone>"
@@ -135,7 +141,7 @@ def test_forged_in_dialog_911_is_a_new_911_located_from_the_store(
     smtp = SmtpServer().start()
     try:
         with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer") as (psap, sorting), \
-                running_router({"E911_DATABASE_URL": front_store_url,
+                running_router({**ONE_RECEIVER, "E911_DATABASE_URL": front_store_url,
                                 "E911_TRUNK_PSAP": psap.uri, "E911_SMTP_URL": smtp.url,
                                 **SOFTPHONE,
                                 "E911_TRUNK_SORTING_CENTER": sorting.uri}, tmp_path) as router:
@@ -172,7 +178,7 @@ def test_forged_in_dialog_call_of_an_unlocated_caller_is_refused_like_a_new_one(
     outbound trunk's URI, reaches a worker and gets the 403 + Reason any new call of it gets;
     the outbound trunk never sees it."""
     with uas_trunks(tmp_path, "uas-psap-answer") as (outbound,), \
-            running_router({"E911_DATABASE_URL": front_store_url,
+            running_router({**ONE_RECEIVER, "E911_DATABASE_URL": front_store_url,
                             "E911_TRUNK_OUTBOUND": outbound.uri, **SOFTPHONE}, tmp_path
                            ) as router:
         uac = _uac(router.sip_port)
@@ -192,7 +198,7 @@ def test_in_dialog_requests_of_dialogs_we_did_not_route_get_481(
     """BYE, re-INVITE-less requests and ACK with a To tag of no dialog the front set up,
     even with a Route header naming the front: 481 (ACK: dropped), nothing relayed."""
     with uas_trunks(tmp_path, "uas-psap-answer") as (psap,), \
-            running_router({"E911_DATABASE_URL": front_store_url,
+            running_router({**ONE_RECEIVER, "E911_DATABASE_URL": front_store_url,
                             "E911_TRUNK_PSAP": psap.uri}, tmp_path) as router:
         uac = _uac(router.sip_port)
         target = f"sip:911@127.0.0.1:{psap.port}"
@@ -219,7 +225,7 @@ def test_callers_reinvite_and_bye_of_a_real_call_pass_the_front(
     """A located 911 bridged by a worker: the caller's re-INVITE (hold) and BYE go through the
     front (it Record-Routed the INVITE) to the worker, and on to the PSAP, which answers both."""
     with uas_trunks(tmp_path, "uas-psap-answer-reinvite") as (psap,), \
-            running_router({"E911_DATABASE_URL": front_store_url,
+            running_router({**ONE_RECEIVER, "E911_DATABASE_URL": front_store_url,
                             "E911_TRUNK_PSAP": psap.uri}, tmp_path) as router:
         result = run_uac("uac-911-hold-expect-200", router.sip_port, tmp_path, service="911")
         assert result.ok, result.errors
@@ -236,7 +242,7 @@ def test_psap_reinvite_and_bye_reach_the_caller_through_the_front(
     """The other direction: the PSAP re-INVITEs then hangs up; the worker's re-INVITE and BYE
     to the caller follow the route set through the front (upstream in the front's dialog)."""
     with uas_trunks(tmp_path, "uas-psap-reinvite-then-bye") as (psap,), \
-            running_router({"E911_DATABASE_URL": front_store_url,
+            running_router({**ONE_RECEIVER, "E911_DATABASE_URL": front_store_url,
                             "E911_TRUNK_PSAP": psap.uri}, tmp_path) as router:
         result = run_uac("uac-911-expect-reinvite-then-bye", router.sip_port, tmp_path,
                          service="911")
