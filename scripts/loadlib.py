@@ -49,6 +49,11 @@ from tests.support.processes import stop_process, wait_until  # noqa: E402
 from tests.support.sip_messages import logged_invites, parse_sip_message  # noqa: E402
 
 LOAD = ROOT / "sipp-scenarios" / "load"
+if str(LOAD) not in sys.path:
+    sys.path.insert(0, str(LOAD))
+
+import cold_callers  # noqa: E402  (sipp-scenarios/load/cold_callers.py: the cold CSVs)
+
 SIPP = shutil.which("sipp") or "sipp"
 PY = sys.executable
 
@@ -83,14 +88,23 @@ class CallClass:
     name: str
     scenario: str
     csv: str
+    """A file of sipp-scenarios/load/, or an absolute path (the cold profile's, per run)."""
     share: float
 
 
+MIXED_SHARES = {name: per_1000 / 1000 for name, per_1000 in cold_callers.SHARES}
+"""Per 1,000 calls: 99 x 911 (located), 800 located ordinary, 101 unlocated ordinary (403)."""
+COLD = "cold"
+"""The mixed profile with no caller repeated in the run (`cold_classes`)."""
+
 PROFILES: dict[str, tuple[CallClass, ...]] = {
     "mixed": (
-        CallClass("emergency", "uac-call-expect-200-hold", "callers-911.csv", 0.1),
-        CallClass("normal", "uac-call-expect-200-hold", "callers-normal.csv", 0.8),
-        CallClass("unlocated", "uac-unlocated-expect-403", "callers-unlocated.csv", 0.1),
+        CallClass("emergency", "uac-call-expect-200-hold", "callers-911.csv",
+                  MIXED_SHARES["emergency"]),
+        CallClass("normal", "uac-call-expect-200-hold", "callers-normal.csv",
+                  MIXED_SHARES["normal"]),
+        CallClass("unlocated", "uac-unlocated-expect-403", "callers-unlocated.csv",
+                  MIXED_SHARES["unlocated"]),
     ),
     "emergency": (CallClass("emergency", "uac-call-expect-200-hold", "callers-911.csv", 1.0),),
     "normal": (CallClass("normal", "uac-call-expect-200-hold", "callers-normal.csv", 1.0),),
@@ -99,11 +113,61 @@ PROFILES: dict[str, tuple[CallClass, ...]] = {
 }
 """Profiles: call classes and their shares of the rate."""
 
+def peer_classes(classes: Sequence[CallClass]) -> tuple[CallClass, ...]:
+    """The same traffic against a peer that knows no location: every call expected answered."""
+    return tuple(CallClass(c.name, "uac-call-expect-200-hold", c.csv, c.share) for c in classes)
+
+
 PEER_PROFILES: dict[str, tuple[CallClass, ...]] = {
-    name: tuple(CallClass(c.name, "uac-call-expect-200-hold", c.csv, c.share) for c in classes)
-    for name, classes in PROFILES.items()
+    name: peer_classes(classes) for name, classes in PROFILES.items()
 }
-"""The same traffic against a peer that knows no location: every call is expected answered."""
+
+
+def cold_plan(rate: float, seconds: float) -> cold_callers.ColdPlan:
+    """The cold run's users and CSV rows (sipp-scenarios/load/cold_callers.py)."""
+    return cold_callers.ColdPlan.for_run(rate, seconds)
+
+
+def cold_classes(plan: cold_callers.ColdPlan, workdir: Path) -> tuple[CallClass, ...]:
+    """The mixed profile's classes reading the cold CSVs written into `workdir`."""
+    paths = plan.write(workdir)
+    return tuple(CallClass(c.name, c.scenario, str(paths[c.name]), c.share)
+                 for c in PROFILES["mixed"])
+
+
+@dataclass(frozen=True, slots=True)
+class Seeding:
+    """The cold users written before the router started."""
+
+    located: int
+    unlocated: int
+    seconds: float
+
+    def line(self) -> str:
+        return (f"seeded {self.located:,} located cold users (bound to 127.0.0.1) and "
+                f"{self.unlocated:,} unlocated in {self.seconds:.1f} s "
+                f"(tests/support/bulk_seed.py)")
+
+
+def seed_cold_users(url: str, plan: cold_callers.ColdPlan) -> Seeding:
+    """Every cold caller of `plan` in the store: located users with their own callback
+    number and the load office bound to 127.0.0.1; unlocated users with no address. Bulk
+    (tests/support/bulk_seed.py), timed."""
+    from router.store.store import open_store
+    from tests.support.bulk_seed import BulkUser, bulk_add_users
+
+    started = time.monotonic()
+    with contextlib.redirect_stdout(sys.stderr):
+        store = open_store(url)
+    try:
+        located = bulk_add_users(store, (
+            BulkUser(str(u), cold_callers.cold_callback(u), "127.0.0.1")
+            for u in plan.located_users()), load_office())
+        unlocated = bulk_add_users(store, (BulkUser(str(u)) for u in plan.unlocated_users()),
+                                   load_office())
+    finally:
+        store.close()
+    return Seeding(located, unlocated, time.monotonic() - started)
 
 
 def check_bounds(rate: float, seconds: float, host: str) -> None:
@@ -339,9 +403,13 @@ def router_env(workdir: Path, trunks_: Trunks, *, workers: int, sip_port: int,
 
 def start_router(workdir: Path, trunks_: Trunks, *, workers: int,
                  extra: Mapping[str, str] | None = None,
-                 smtp_url: str | None = None) -> Router:
-    """`e911-router run` (Kamailio + workers) on a fresh store, logging to a file."""
+                 smtp_url: str | None = None,
+                 seed_more: Callable[[str], object] | None = None) -> Router:
+    """`e911-router run` (Kamailio + workers) on a fresh store, logging to a file.
+    `seed_more(url)` adds to the store before the router starts (the cold users)."""
     seed_store(f"sqlite:///{workdir / 'e911.db'}")
+    if seed_more is not None:
+        seed_more(f"sqlite:///{workdir / 'e911.db'}")
     sip_port = free_port()
     env = router_env(workdir, trunks_, workers=workers, sip_port=sip_port, extra=extra or {},
                      smtp_url=smtp_url)
@@ -446,6 +514,8 @@ class Caller:
     rtt_file: Path
     error_file: Path
     calls: int
+    args: list[str] = field(default_factory=list)
+    """SIPp's command line."""
 
 
 def _rate_args(rate: float) -> list[str]:
@@ -474,7 +544,7 @@ def start_callers(classes: Sequence[CallClass], port: int, rate: float, seconds:
         proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         callers.append(Caller(cls, proc, Path(f"{base}-stat.csv"), Path(), Path(f"{base}.err"),
-                              calls))
+                              calls, args))
     for caller in callers:
         # SIPp names the RTT file after the scenario and its own pid.
         caller.rtt_file = workdir / f"{caller.call_class.scenario}_{caller.proc.pid}_rtt.csv"
@@ -575,6 +645,8 @@ class Usage:
     """CPU (share of one core) and peak RSS per named process, plus the machine's busy share."""
 
     cpu_core_share: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    """CPU seconds (user + system, /proc/<pid>/stat) each group used between start and end."""
     rss_peak_mb: dict[str, float] = field(default_factory=dict)
     machine_busy_share: float = 0.0
     others_core_share: float = 0.0
@@ -620,6 +692,7 @@ class UsageMeter:
         for name, pids in self._named.items():
             used = sum(self._last.get(p, 0.0) - self._start.get(p, 0.0) for p in pids)
             usage.cpu_core_share[name] = used / elapsed
+            usage.cpu_seconds[name] = used
             ours += used
         usage.rss_peak_mb = dict(self._peak)
         usage.machine_busy_share = busy_cores
@@ -641,9 +714,11 @@ class PsapCheck:
         return self.invites == self.valid
 
 
-def check_psap(trunk: Trunk, *, limit: int | None = None) -> PsapCheck:
+def check_psap(trunk: Trunk, *, limit: int | None = None,
+               callbacks: frozenset[str] = frozenset()) -> PsapCheck:
     """Every INVITE at the PSAP: RFC 6442/3325 conformance, schema-valid PIDF-LO, the civic
-    address we bound, and a callback number that is a located caller's own."""
+    address we bound, and a callback number that is a located caller's own (a warm caller's,
+    or one of `callbacks`: the cold run's 911 callers)."""
     from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
 
     if trunk.log_file is None or not trunk.log_file.exists():
@@ -651,7 +726,7 @@ def check_psap(trunk: Trunk, *, limit: int | None = None) -> PsapCheck:
     invites = logged_invites(trunk.log_file.read_bytes().decode("utf-8", errors="replace"))
     if limit is not None:
         invites = invites[:limit]
-    callbacks = {callback_of(u) for u in LOCATED_USERS}
+    callbacks = callbacks | {callback_of(u) for u in LOCATED_USERS}
     valid = 0
     problems: list[str] = []
     for invite in invites:
@@ -754,6 +829,21 @@ class RunResult:
     notify: NotifyCheck | None = None
     warmup: ClassResult | None = None
     """The uncounted warm-up before the measured run (`warm_up`), when there was one."""
+    seeding: Seeding | None = None
+    """The cold profile: the users bulk-written before the router started."""
+    commands: list[str] = field(default_factory=list)
+    """The callers' SIPp command lines (the run directory as $RUN, the system's port as
+    $PORT), to rerun them by hand."""
+
+    @property
+    def calls(self) -> int:
+        return sum(c.offered for c in self.classes)
+
+    def cpu_ms_per_call(self) -> dict[str, float]:
+        """CPU milliseconds per call offered, per process group, SIPp excluded."""
+        calls = max(1, self.calls)
+        return {name: used * 1000 / calls for name, used in self.usage.cpu_seconds.items()
+                if "SIPp" not in name}
 
     @property
     def emergency_without_location(self) -> int:
@@ -803,7 +893,8 @@ def warm_up(system: System, classes: Sequence[CallClass], *, rate: float, second
 
 def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate: float,
              seconds: float, hold_ms: int, workdir: Path, tag: str, psap: Trunk | None = None,
-             trunk_pids: Sequence[int] = (), warmup_seconds: float = 0) -> RunResult:
+             trunk_pids: Sequence[int] = (), warmup_seconds: float = 0,
+             callbacks: frozenset[str] = frozenset()) -> RunResult:
     warmup = warm_up(system, classes, rate=rate, seconds=warmup_seconds, hold_ms=hold_ms,
                      workdir=workdir, tag=tag)
     meter = UsageMeter({**system.pids(), "trunks (SIPp)": list(trunk_pids)})
@@ -815,9 +906,32 @@ def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate
         time.sleep(1.0)
     usage = meter.finish()
     results = wait_callers(callers, max(1.0, deadline - time.monotonic()))
-    check = check_psap(psap) if psap is not None else None
+    check = check_psap(psap, callbacks=callbacks) if psap is not None else None
     return RunResult(system.name, profile, rate, seconds, results, usage, check,
-                     warmup=warmup)
+                     warmup=warmup, commands=[
+                         command_line(c.args, workdir, system.port) for c in callers])
+
+
+def command_line(args: Sequence[str], workdir: Path, port: int) -> str:
+    """SIPp's argv as a shell line: the run directory as $RUN, the system's port as $PORT,
+    SIPp's own ports left out (it picks free ones), paths relative to the repository."""
+    import shlex
+
+    out: list[str] = []
+    skip = False
+    for index, arg in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if arg in ("-p", "-mp"):
+            skip = True
+            continue
+        text = "sipp" if index == 0 else \
+            arg.replace(str(workdir), "$RUN").replace(str(ROOT) + "/", "")
+        if text == f"127.0.0.1:{port}":
+            text = "127.0.0.1:$PORT"
+        out.append(text if "$" in text else shlex.quote(text))
+    return " ".join(out)
 
 
 # -- the compliance run: each call against its row ------------------------------------------
@@ -1144,26 +1258,38 @@ def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, 
                 sink: tuple[str, SinkHandler] | None, warmup_seconds: float = 0) -> RunResult:
     check_bounds(rate, seconds, "127.0.0.1")
     workdir.mkdir(parents=True, exist_ok=True)
+    plan = cold_plan(rate, seconds) if profile == COLD else None
+    callbacks: frozenset[str] = frozenset()
+    seeded: list[Seeding] = []
+    if plan is not None:
+        classes_ = cold_classes(plan, workdir)
+        callbacks = frozenset(cold_callers.cold_callback(u) for u in plan.emergency_callers())
+    else:
+        classes_ = PROFILES[profile]
     with trunks(workdir) as trunks_:
         system: System
         if system_name == "router":
-            system = start_router(workdir, trunks_, workers=workers, extra=extra_env,
-                                  smtp_url=sink[0] if sink is not None else None)
-            classes = PROFILES[profile]
+            system = start_router(
+                workdir, trunks_, workers=workers, extra=extra_env,
+                smtp_url=sink[0] if sink is not None else None,
+                seed_more=None if plan is None else
+                lambda url: seeded.append(seed_cold_users(url, plan)))
+            classes = classes_
             psap: Trunk | None = trunks_.psap
         elif system_name == "kamailio-proxy":
             system = start_kamailio_proxy(workdir, trunks_)
-            classes, psap = PEER_PROFILES[profile], None
+            classes, psap = peer_classes(classes_), None
         elif system_name == "sippy":
             system = start_sippy(workdir, trunks_)
-            classes, psap = PEER_PROFILES[profile], None
+            classes, psap = peer_classes(classes_), None
         else:
             raise LoadError(f"unknown system {system_name!r}")
         try:
             result = run_load(system, classes, profile=profile, rate=rate, seconds=seconds,
                               hold_ms=hold_ms, workdir=workdir, tag=tag, psap=psap,
                               trunk_pids=[t.proc.pid for t in trunks_.all()],
-                              warmup_seconds=warmup_seconds)
+                              warmup_seconds=warmup_seconds, callbacks=callbacks)
+            result.seeding = seeded[0] if seeded else None
             if system_name == "router":
                 owed = result.emergency_answered * len(CONTACTS)
                 if sink is None:
@@ -1177,7 +1303,7 @@ def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, 
             system.stop()
 
 
-def summary(result: RunResult) -> str:
+def summary(result: RunResult, *, show_commands: bool = False) -> str:
     lines = [f"{result.system} {result.profile} {result.rate:g} calls/s for "
              f"{result.seconds:g} s: {'OK' if result.ok else 'FAILED'}",
              "class       offered  ok      failed  retrans  setup p50/p99/max ms"]
@@ -1197,14 +1323,21 @@ def summary(result: RunResult) -> str:
         w = result.warmup
         lines.append(f"warm-up (not counted): {w.offered} ordinary calls at "
                      f"{result.rate * WARMUP_SHARE:g}/s, {w.failed} failed")
+    if result.seeding is not None:
+        lines.append(result.seeding.line())
     usage = result.usage
     lines.append("CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in
                                               sorted(usage.cpu_core_share.items())))
+    lines.append("CPU ms per call (SIPp excluded): " + ", ".join(
+        f"{k} {v:.3f}" for k, v in sorted(result.cpu_ms_per_call().items())))
     lines.append("RSS peak (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in
                                                 sorted(usage.rss_peak_mb.items())))
     lines.append(f"machine: {usage.machine_busy_share:.2f} of {os.cpu_count()} cores busy, "
                  f"{usage.others_core_share:.2f} by other processes; load average at start "
                  f"{usage.load_average}")
+    if show_commands:
+        lines.append("SIPp callers ($RUN: the run directory; $PORT: the system's SIP port):")
+        lines += [f"  {command}" for command in result.commands]
     return "\n".join(lines)
 
 
@@ -1219,7 +1352,9 @@ def main(argv: Sequence[str]) -> int:
         "compliance profile places each row of sipp-scenarios/load/compliance.csv once "
         "(at most rate x seconds rows) and checks each call against its row (trunk, PIDF-LO, "
         "callback number, answer), listing the rows that differ."))
-    parser.add_argument("profile", choices=sorted([*PROFILES, "compliance"]))
+    parser.add_argument("profile", choices=sorted([*PROFILES, COLD, "compliance"]), help=(
+        "cold: the mixed profile with every caller new to the run (its users bulk-seeded, "
+        "its CSVs written into the run directory by sipp-scenarios/load/cold_callers.py)"))
     parser.add_argument("--rate", type=float, default=20.0, help="calls a second (all classes)")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long calls start for")
     parser.add_argument("--hold-ms", type=int, default=1000, help="answered calls last this")
@@ -1236,6 +1371,8 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--smtp", choices=("up", "down"), default="up", help=(
         "up: the router e-mails a local SMTP sink (aiosmtpd) and the summary counts the "
         "e-mails; down: E911_SMTP_URL names a port nothing listens on (a mail outage)"))
+    parser.add_argument("--show-commands", action="store_true",
+                        help="print the SIPp callers' command lines after the summary")
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
     if args.profile == "compliance":
@@ -1255,7 +1392,7 @@ def main(argv: Sequence[str]) -> int:
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(summary(result))
+    print(summary(result, show_commands=args.show_commands))
     return 0 if result.ok else 1
 
 

@@ -1,0 +1,78 @@
+"""The cold load profile (issue 19): every call of a run from a caller of its own, in the
+issue's proportions, enough users seeded for SIPp's counts; and the bench's warm/cold report."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from pathlib import Path
+from typing import Any
+
+from scripts import loadlib
+from scripts.bench_load import cpu_per_call_table, render, side_by_side
+from scripts.loadlib import ClassResult, RunResult, Usage
+
+
+def test_no_caller_repeats_and_the_proportions_are_the_issues(tmp_path: Path) -> None:
+    plan = loadlib.cold_plan(1000, 90)
+    classes = loadlib.cold_classes(plan, tmp_path)
+    assert [(c.name, c.share) for c in classes] == [
+        ("emergency", 0.099), ("normal", 0.8), ("unlocated", 0.101)]
+    callers: list[str] = []
+    for cls in classes:
+        lines = Path(cls.csv).read_text().splitlines()
+        assert lines[0] == "SEQUENTIAL"
+        # SIPp places max(1, round(rate x share x seconds)) calls: the CSV never wraps round.
+        assert len(lines) - 1 > round(1000 * cls.share * 90)
+        callers += [line.split(";")[0] for line in lines[1:]]
+        if cls.name == "emergency":
+            assert {line.split(";")[1] for line in lines[1:]} == {"911"}
+    assert len(callers) == len(set(callers))
+    warm = {str(u) for u in (*loadlib.LOCATED_USERS, *loadlib.UNLOCATED_USERS,
+                             *loadlib.OWN_CALLBACK_UNLOCATED_USERS)}
+    assert not warm & set(callers)
+    located = {str(u) for u in plan.located_users()}
+    assert {c for c in callers if c in located} == located
+    assert len(plan.located_users()) + len(plan.unlocated_users()) < 100_000
+    numbers = [loadlib.cold_callers.cold_callback(u) for u in plan.located_users()]
+    assert len(set(numbers)) == len(numbers)
+    assert all(n.startswith("+1406") and len(n) == 12 for n in numbers)
+
+
+def test_sipp_command_lines_name_the_run_directory_and_port_not_this_machines(
+        tmp_path: Path) -> None:
+    args = ["/usr/bin/sipp", "127.0.0.1:5099", "-sf",
+            str(loadlib.LOAD / "uac-call-expect-200-hold.xml"), "-inf",
+            str(tmp_path / "callers-cold-911.csv"), "-p", "40001", "-mp", "40002", "-m", "3"]
+    assert loadlib.command_line(args, tmp_path, 5099) == (
+        "sipp 127.0.0.1:$PORT -sf sipp-scenarios/load/uac-call-expect-200-hold.xml "
+        "-inf $RUN/callers-cold-911.csv -m 3")
+
+
+def _run(profile: str, rate: float, failed: int, kamailio_s: float) -> RunResult:
+    classes = [ClassResult("emergency", 99, 99, 0, 0, 8.0, 30.0, 40.0, 0),
+               ClassResult("normal", 800, 800 - failed, failed, 0, 1.0, 9.0, 20.0, 0),
+               ClassResult("unlocated", 101, 101, 0, 0, 4.0, 12.0, 15.0, 0)]
+    usage = Usage(cpu_core_share={"kamailio": 0.5, "worker-1": 0.4, "callers (SIPp)": 0.2},
+                  cpu_seconds={"kamailio": kamailio_s, "worker-1": 2.0,
+                               "callers (SIPp)": 9.0})
+    return RunResult("router", profile, rate, 10, classes, usage, None,
+                     commands=[f"sipp 127.0.0.1:$PORT -r {rate:g}"])
+
+
+def test_the_report_shows_warm_and_cold_side_by_side_with_cpu_per_call() -> None:
+    args = Namespace(seconds=90.0, step_seconds=10.0, hold_ms=1000, workers=4,
+                     warmup_seconds=0.0, no_hold=True)
+    results: dict[str, tuple[list[Any], Any]] = {
+        "router (warm)": ([_run("mixed", 50, 0, 1.0), _run("mixed", 100, 0, 1.0)], None),
+        "router (cold)": ([_run("cold", 50, 0, 3.0), _run("cold", 100, 7, 3.0)], None)}
+    table = side_by_side(results)
+    assert table[2] == ("| 50 | 0 | 8/30 · 1/9 · 4/12 | 3.00 | 0 | 8/30 · 1/9 · 4/12 | "
+                        "5.00 |")
+    assert table[3].startswith("| 100 | 0 |") and "| 7 |" in table[3]
+    assert cpu_per_call_table(results) == []
+    text = render(results, args, 0.0)
+    assert "### Router: warm and cold callers, same steps" in text
+    assert "| kamailio | 0.50 | 3.000 | 0 |" in text  # 3 s over 1,000 calls; SIPp left out
+    assert "| callers (SIPp) | 0.20 | - | 0 |" in text
+    assert "sipp 127.0.0.1:$PORT -r 100" in text
+    assert "cold_callers.py --rate 100 --seconds 10 --out $RUN" in text
