@@ -137,15 +137,15 @@ def cold_classes(plan: cold_callers.ColdPlan, workdir: Path) -> tuple[CallClass,
 
 @dataclass(frozen=True, slots=True)
 class Seeding:
-    """The cold users written before the router started."""
+    """The users bulk-written before the router started (cold callers, storm users)."""
 
     located: int
     unlocated: int
     seconds: float
 
     def line(self) -> str:
-        return (f"seeded {self.located:,} located cold users (bound to 127.0.0.1) and "
-                f"{self.unlocated:,} unlocated in {self.seconds:.1f} s "
+        return (f"seeded {self.located:,} located users (each with its saved address and "
+                f"binding) and {self.unlocated:,} unlocated in {self.seconds:.1f} s "
                 f"(tests/support/bulk_seed.py)")
 
 
@@ -834,6 +834,8 @@ class RunResult:
     commands: list[str] = field(default_factory=list)
     """The callers' SIPp command lines (the run directory as $RUN, the system's port as
     $PORT), to rerun them by hand."""
+    storm: StormResult | None = None
+    """`--rebind-storm`: the users re-bound while the calls flowed, and the stale check."""
 
     @property
     def calls(self) -> int:
@@ -862,7 +864,8 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.classes) and (self.psap is None or self.psap.ok) and \
-            self.emergency_without_location == 0 and (self.notify is None or self.notify.ok)
+            self.emergency_without_location == 0 and (self.notify is None or self.notify.ok) \
+            and (self.storm is None or self.storm.ok)
 
     @property
     def emergency_answered(self) -> int:
@@ -894,22 +897,45 @@ def warm_up(system: System, classes: Sequence[CallClass], *, rate: float, second
 def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate: float,
              seconds: float, hold_ms: int, workdir: Path, tag: str, psap: Trunk | None = None,
              trunk_pids: Sequence[int] = (), warmup_seconds: float = 0,
-             callbacks: frozenset[str] = frozenset()) -> RunResult:
+             callbacks: frozenset[str] = frozenset(),
+             storm: StormSpec | None = None) -> RunResult:
+    """`storm`: re-bind users while the callers run (`run_storm`, in a thread; its probe
+    callers are not in the classes' figures, their CPU is in the processes')."""
+    import threading
+
     warmup = warm_up(system, classes, rate=rate, seconds=warmup_seconds, hold_ms=hold_ms,
                      workdir=workdir, tag=tag)
     meter = UsageMeter({**system.pids(), "trunks (SIPp)": list(trunk_pids)})
     callers = start_callers(classes, system.port, rate, seconds, hold_ms, workdir, tag)
     meter.add("callers (SIPp)", [c.proc.pid for c in callers])
     deadline = time.monotonic() + seconds + hold_ms / 1000 + 90
+    stormed: list[StormResult] = []
+    storm_thread = None
+    if storm is not None:
+        url = f"sqlite:///{workdir / 'e911.db'}"
+
+        def storm_run() -> None:
+            try:
+                stormed.append(run_storm(storm, url, system.port, workdir))
+            except Exception as exc:  # reported, and the run fails
+                stormed.append(StormResult(storm.users, storm.primed, error=repr(exc)))
+
+        storm_thread = threading.Thread(target=storm_run, name="rebind-storm", daemon=True)
+        storm_thread.start()
     while any(c.proc.poll() is None for c in callers) and time.monotonic() < deadline:
         meter.sample()
         time.sleep(1.0)
     usage = meter.finish()
     results = wait_callers(callers, max(1.0, deadline - time.monotonic()))
+    if storm_thread is not None:
+        storm_thread.join(600)
     check = check_psap(psap, callbacks=callbacks) if psap is not None else None
     return RunResult(system.name, profile, rate, seconds, results, usage, check,
                      warmup=warmup, commands=[
-                         command_line(c.args, workdir, system.port) for c in callers])
+                         command_line(c.args, workdir, system.port) for c in callers],
+                     storm=(stormed[0] if stormed else StormResult(
+                         storm.users, storm.primed, error="still running after 600 s"))
+                     if storm is not None else None)
 
 
 def command_line(args: Sequence[str], workdir: Path, port: int) -> str:
@@ -932,6 +958,194 @@ def command_line(args: Sequence[str], workdir: Path, port: int) -> str:
             text = "127.0.0.1:$PORT"
         out.append(text if "$" in text else shlex.quote(text))
     return " ".join(out)
+
+
+# -- the change storm: re-binding users while calls flow ------------------------------------
+
+STORM_BASE = 4_000_000
+"""Storm user i is SIP user STORM_BASE + i (never a warm or cold caller)."""
+STORM_SCENARIO = "uac-storm-probe"
+STORM_OLD = int(ipaddress.IPv4Address("10.64.0.0"))
+STORM_NEW = int(ipaddress.IPv4Address("10.96.0.0"))
+
+
+def storm_ip(i: int, *, new: bool) -> str:
+    """Storm user i's device IP: bound before the storm (10.64/11) or after it (10.96/11)."""
+    if not 0 <= i < 1 << 21:
+        raise LoadError("a storm re-binds at most 2,097,152 users")
+    return str(ipaddress.IPv4Address((STORM_NEW if new else STORM_OLD) + i))
+
+
+@dataclass(frozen=True, slots=True)
+class StormSpec:
+    """`users` re-bound through `Store.bind`, one transaction each, `after` seconds into the
+    run; the last `primed` of them (in re-binding order) called once from their old device IP
+    before the storm (so the front's route cache holds their old decision), and probed `grace`
+    seconds after the last re-binding committed (0: at once), at `rate` calls/s, the latest
+    re-bound first."""
+
+    users: int
+    primed: int
+    rate: float = 100.0
+    after: float = 2.0
+    grace: float = 0.0
+    """Seconds between the last commit and the first probe (0: at once)."""
+
+
+@dataclass
+class StormResult:
+    """What the storm cost. The check: once the last `bind` has returned (committed), every
+    probe call is decided on the new bindings: user i calling from its OLD device IP must be
+    refused (403 "Emergency address not registered": no binding for that network any more) and
+    from its NEW device IP routed (200 at the outbound trunk). A probe from the old IP answered
+    200 is a stale route (the old decision used: the cache or a worker's view not yet
+    reloaded); one from the new IP answered 403 is a stale refusal. A probe SIPp gave up on
+    (no answer, another status) is a failed call."""
+
+    users: int
+    primed: int
+    rebind_seconds: float = 0.0
+    rebind_failures: int = 0
+    prime_failed: int = 0
+    """Primed calls (old IP, before the storm) not answered 200: the setup is wrong."""
+    probes: int = 0
+    stale_routes: int = 0
+    stale_refusals: int = 0
+    probe_failed: int = 0
+    examples: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.rebind_failures or self.prime_failed or self.stale_routes
+                    or self.stale_refusals or self.probe_failed or self.error)
+
+    def line(self) -> str:
+        if self.error:
+            return f"rebind storm: not completed: {self.error}"
+        return (f"rebind storm: {self.users:,} users re-bound in {self.rebind_seconds:.1f} s "
+                f"({self.users / max(self.rebind_seconds, 1e-9):,.0f}/s), "
+                f"{self.rebind_failures} failed; {self.primed:,} primed from their old IP "
+                f"({self.prime_failed} not answered 200); {self.probes:,} probes after the "
+                f"last commit: {self.stale_routes} stale routes (old IP answered 200), "
+                f"{self.stale_refusals} stale refusals (new IP answered 403), "
+                f"{self.probe_failed} failed"
+                + (f" ({'; '.join(self.examples[:3])})" if self.examples else ""))
+
+
+def seed_storm_users(url: str, spec: StormSpec) -> Seeding:
+    """The storm users, each with the load office bound to its old device IP (bulk)."""
+    from router.store.store import open_store
+    from tests.support.bulk_seed import BulkUser, bulk_add_users
+
+    started = time.monotonic()
+    with contextlib.redirect_stdout(sys.stderr):
+        store = open_store(url)
+    try:
+        located = bulk_add_users(store, (
+            BulkUser(str(STORM_BASE + i), None, storm_ip(i, new=False))
+            for i in range(spec.users)), load_office())
+    finally:
+        store.close()
+    return Seeding(located, 0, time.monotonic() - started)
+
+
+def _probe(port: int, rows: Sequence[tuple[str, str, int, str]], rate: float, workdir: Path,
+           name: str) -> tuple[dict[int, CallerAnswer], dict[int, str]]:
+    """One SIPp caller placing `rows` (caller, dialled, row, device IP) once each; the final
+    answer of each row, and SIPp's complaints."""
+    csv = workdir / f"{name}.csv"
+    csv.write_text("SEQUENTIAL\n" + "".join(f"{c};{d};{r};{ip}\n" for c, d, r, ip in rows))
+    seconds = len(rows) / rate
+    args = [SIPP, f"127.0.0.1:{port}", "-sf", str(LOAD / f"{STORM_SCENARIO}.xml"),
+            "-inf", str(csv), *_rate_args(rate), "-m", str(len(rows)),
+            "-l", str(max(50, int(rate * 20))), "-d", "100", "-i", "127.0.0.1",
+            "-p", str(free_port()), "-mp", str(free_port()), "-nostdin",
+            "-recv_timeout", "30000", "-timeout", f"{int(seconds + 60)}s", "-timeout_error",
+            "-trace_logs", "-log_file", str(workdir / f"{name}-calls.log"),
+            "-trace_err", "-error_file", str(workdir / f"{name}.err")]
+    proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc.wait(seconds + 90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+    def text(path: Path) -> str:
+        return path.read_bytes().decode("utf-8", errors="replace") if path.exists() else ""
+
+    return (caller_answers(text(workdir / f"{name}-calls.log")),
+            caller_errors(text(workdir / f"{name}.err")))
+
+
+def run_storm(spec: StormSpec, url: str, port: int, workdir: Path,
+              stop: Callable[[], bool] = lambda: False) -> StormResult:
+    """Prime, re-bind, probe (`StormSpec`, `StormResult`)."""
+    from router.location.model import DEFAULT_ACCOUNT_ID
+    from router.store.store import open_store
+
+    result = StormResult(spec.users, spec.primed)
+    account = DEFAULT_ACCOUNT_ID
+    order = list(range(spec.users))  # re-binding order: the primed users last
+    primed = order[spec.users - spec.primed:]
+    with contextlib.redirect_stdout(sys.stderr):
+        store = open_store(url)
+    try:
+        # Each user's one saved address (a read each, before the storm: not timed).
+        addresses = {}
+        for i in order:
+            (binding,) = store.bindings_for_user(account, str(STORM_BASE + i))
+            addresses[i] = binding.address_id
+        deadline = time.monotonic() + spec.after
+        while time.monotonic() < deadline and not stop():
+            time.sleep(0.1)
+        answers, _ = _probe(port, [(str(STORM_BASE + i), cold_callers.dialled(i), i,
+                                    storm_ip(i, new=False)) for i in primed],
+                            spec.rate, workdir, "storm-prime")
+        result.prime_failed = sum(1 for i in primed
+                                  if answers.get(i, CallerAnswer(0)).status != 200)
+        started = time.monotonic()
+        for i in order:
+            try:
+                store.bind(account, str(STORM_BASE + i), addresses[i], storm_ip(i, new=True))
+            except Exception as exc:  # counted: the storm goes on
+                result.rebind_failures += 1
+                if len(result.examples) < 3:
+                    result.examples.append(f"bind {STORM_BASE + i}: {exc}")
+        result.rebind_seconds = time.monotonic() - started
+    finally:
+        store.close()
+    # Right after the last commit: row 2k from the old IP (expect 403), 2k+1 from the new.
+    time.sleep(spec.grace)
+    rows = []
+    for i in reversed(primed):  # the latest re-bound first
+        user = str(STORM_BASE + i)
+        rows.append((user, cold_callers.dialled(i), 2 * i, storm_ip(i, new=False)))
+        rows.append((user, cold_callers.dialled(i), 2 * i + 1, storm_ip(i, new=True)))
+    answers, errors = _probe(port, rows, spec.rate, workdir, "storm-probe")
+    result.probes = len(rows)
+    for _, _, row, ip in rows:
+        answer = answers.get(row)
+        old = row % 2 == 0
+        if answer is None:
+            result.probe_failed += 1
+            why = f"no answer ({errors[row]})" if row in errors else "no answer"
+        elif old and answer.status == 200:
+            result.stale_routes += 1
+            why = "answered 200 (stale route)"
+        elif not old and answer.status == 403:
+            result.stale_refusals += 1
+            why = "answered 403 (stale refusal)"
+        elif answer.status not in (200, 403) or (answer.status == 403
+                                                 and answer.reason != BLOCKED_REASON):
+            result.probe_failed += 1
+            why = f"answered {answer.status} {answer.reason!r}"
+        else:
+            continue
+        if len(result.examples) < 3:
+            result.examples.append(f"user {STORM_BASE + row // 2} from {ip}: {why}")
+    return result
 
 
 # -- the compliance run: each call against its row ------------------------------------------
@@ -1238,7 +1452,8 @@ def compliance_summary(result: ComplianceResult, *, show: int = 50) -> str:
 
 def run_once(system_name: str, profile: str, *, rate: float, seconds: float, hold_ms: int,
              workers: int, workdir: Path, extra_env: Mapping[str, str] | None = None,
-             tag: str = "run", smtp: str = "up", warmup_seconds: float = 0) -> RunResult:
+             tag: str = "run", smtp: str = "up", warmup_seconds: float = 0,
+             storm: StormSpec | None = None) -> RunResult:
     """Trunks + the system + the callers, all torn down afterwards. `smtp`: "up" (the router
     e-mails an SMTP sink, `smtp_sink`) or "down" (a port nothing listens on)."""
     if smtp not in ("up", "down"):
@@ -1249,14 +1464,17 @@ def run_once(system_name: str, profile: str, *, rate: float, seconds: float, hol
         result = _run_system(system_name, profile, rate=rate, seconds=seconds,
                              hold_ms=hold_ms, workers=workers, workdir=workdir,
                              extra_env=extra_env, tag=tag, sink=sink,
-                             warmup_seconds=warmup_seconds)
+                             warmup_seconds=warmup_seconds, storm=storm)
     return result
 
 
 def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, hold_ms: int,
                 workers: int, workdir: Path, extra_env: Mapping[str, str] | None, tag: str,
-                sink: tuple[str, SinkHandler] | None, warmup_seconds: float = 0) -> RunResult:
+                sink: tuple[str, SinkHandler] | None, warmup_seconds: float = 0,
+                storm: StormSpec | None = None) -> RunResult:
     check_bounds(rate, seconds, "127.0.0.1")
+    if storm is not None and system_name != "router":
+        raise LoadError("a rebind storm re-binds the router's users: --system router only")
     workdir.mkdir(parents=True, exist_ok=True)
     plan = cold_plan(rate, seconds) if profile == COLD else None
     callbacks: frozenset[str] = frozenset()
@@ -1272,8 +1490,7 @@ def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, 
             system = start_router(
                 workdir, trunks_, workers=workers, extra=extra_env,
                 smtp_url=sink[0] if sink is not None else None,
-                seed_more=None if plan is None else
-                lambda url: seeded.append(seed_cold_users(url, plan)))
+                seed_more=lambda url: seed_run_users(url, plan, storm, seeded))
             classes = classes_
             psap: Trunk | None = trunks_.psap
         elif system_name == "kamailio-proxy":
@@ -1288,7 +1505,8 @@ def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, 
             result = run_load(system, classes, profile=profile, rate=rate, seconds=seconds,
                               hold_ms=hold_ms, workdir=workdir, tag=tag, psap=psap,
                               trunk_pids=[t.proc.pid for t in trunks_.all()],
-                              warmup_seconds=warmup_seconds, callbacks=callbacks)
+                              warmup_seconds=warmup_seconds, callbacks=callbacks,
+                              storm=storm)
             result.seeding = seeded[0] if seeded else None
             if system_name == "router":
                 owed = result.emergency_answered * len(CONTACTS)
@@ -1301,6 +1519,19 @@ def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, 
             return result
         finally:
             system.stop()
+
+
+def seed_run_users(url: str, plan: cold_callers.ColdPlan | None, storm: StormSpec | None,
+                   seeded: list[Seeding]) -> None:
+    """The cold users and the storm users, bulk, timed together (`Seeding`)."""
+    found = []
+    if plan is not None:
+        found.append(seed_cold_users(url, plan))
+    if storm is not None:
+        found.append(seed_storm_users(url, storm))
+    if found:
+        seeded.append(Seeding(sum(s.located for s in found), sum(s.unlocated for s in found),
+                              sum(s.seconds for s in found)))
 
 
 def summary(result: RunResult, *, show_commands: bool = False) -> str:
@@ -1325,6 +1556,8 @@ def summary(result: RunResult, *, show_commands: bool = False) -> str:
                      f"{result.rate * WARMUP_SHARE:g}/s, {w.failed} failed")
     if result.seeding is not None:
         lines.append(result.seeding.line())
+    if result.storm is not None:
+        lines.append(result.storm.line())
     usage = result.usage
     lines.append("CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in
                                               sorted(usage.cpu_core_share.items())))
@@ -1373,8 +1606,33 @@ def main(argv: Sequence[str]) -> int:
         "e-mails; down: E911_SMTP_URL names a port nothing listens on (a mail outage)"))
     parser.add_argument("--show-commands", action="store_true",
                         help="print the SIPp callers' command lines after the summary")
+    parser.add_argument("--rebind-storm", type=int, default=0, metavar="USERS", help=(
+        "while the calls flow, re-bind this many users (each bound to its own device IP, "
+        "moved to another) through the store, one transaction each, and check that no call "
+        "placed after the last commit used an old decision (StormResult in loadlib; 0: none)"))
+    parser.add_argument("--storm-primed", type=int, default=1000, help=(
+        "of the storm's users, how many (the last re-bound) call once from their old device "
+        "IP before it (filling the front's cache with the old decision) and are probed from "
+        "their old and new IPs right after it"))
+    parser.add_argument("--storm-rate", type=float, default=100.0,
+                        help="calls/s of the storm's priming and probing callers")
+    parser.add_argument("--storm-after", type=float, default=2.0,
+                        help="seconds into the run before the storm's priming starts")
+    parser.add_argument("--storm-grace", type=float, default=0.0, help=(
+        "seconds between the storm's last commit and its probes (0: at once, the strict "
+        "check; more: how long the old decisions outlive a change)"))
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
+    storm = None
+    if args.rebind_storm > 0:
+        storm = StormSpec(args.rebind_storm, min(args.storm_primed, args.rebind_storm),
+                          args.storm_rate, args.storm_after, args.storm_grace)
+        try:
+            check_bounds(args.storm_rate, max(1.0, 2 * storm.primed / args.storm_rate),
+                         "127.0.0.1")
+        except LoadError as exc:
+            print(f"error: storm: {exc}", file=sys.stderr)
+            return 2
     if args.profile == "compliance":
         return _compliance_main(args, extra)
     try:
@@ -1382,13 +1640,14 @@ def main(argv: Sequence[str]) -> int:
             result = run_once(args.system, args.profile, rate=args.rate, seconds=args.seconds,
                               hold_ms=args.hold_ms, workers=args.workers,
                               workdir=args.workdir.resolve(), extra_env=extra, smtp=args.smtp,
-                              warmup_seconds=args.warmup_seconds)
+                              warmup_seconds=args.warmup_seconds, storm=storm)
         else:
             with tempfile.TemporaryDirectory(prefix="e911-load-") as tmp:
                 result = run_once(args.system, args.profile, rate=args.rate,
                                   seconds=args.seconds, hold_ms=args.hold_ms,
                                   workers=args.workers, workdir=Path(tmp), extra_env=extra,
-                                  smtp=args.smtp, warmup_seconds=args.warmup_seconds)
+                                  smtp=args.smtp, warmup_seconds=args.warmup_seconds,
+                                  storm=storm)
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
