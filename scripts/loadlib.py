@@ -1124,8 +1124,16 @@ def run_storm(spec: StormSpec, url: str, port: int, workdir: Path,
         rows.append((user, cold_callers.dialled(i), 2 * i, storm_ip(i, new=False)))
         rows.append((user, cold_callers.dialled(i), 2 * i + 1, storm_ip(i, new=True)))
     answers, errors = _probe(port, rows, spec.rate, workdir, "storm-probe")
-    result.probes = len(rows)
-    for _, _, row, ip in rows:
+    judge_probes(result, rows, answers, errors)
+    return result
+
+
+def judge_probes(result: StormResult, rows: Sequence[tuple[str, str, int, str]],
+                 answers: Mapping[int, CallerAnswer], errors: Mapping[int, str]) -> None:
+    """Count each probe's answer into `result`: even rows come from the old device IP
+    (expected 403 with the blocked Reason), odd rows from the new one (expected 200)."""
+    result.probes += len(rows)
+    for user, _, row, ip in rows:
         answer = answers.get(row)
         old = row % 2 == 0
         if answer is None:
@@ -1144,8 +1152,7 @@ def run_storm(spec: StormSpec, url: str, port: int, workdir: Path,
         else:
             continue
         if len(result.examples) < 3:
-            result.examples.append(f"user {STORM_BASE + row // 2} from {ip}: {why}")
-    return result
+            result.examples.append(f"user {user} from {ip}: {why}")
 
 
 # -- the compliance run: each call against its row ------------------------------------------

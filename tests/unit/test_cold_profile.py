@@ -76,3 +76,22 @@ def test_the_report_shows_warm_and_cold_side_by_side_with_cpu_per_call() -> None
     assert "| callers (SIPp) | 0.20 | - | 0 |" in text
     assert "sipp 127.0.0.1:$PORT -r 100" in text
     assert "cold_callers.py --rate 100 --seconds 10 --out $RUN" in text
+
+
+def test_a_probe_after_the_storm_is_judged_on_the_new_binding() -> None:
+    """Old device IP answered 200: a stale route; new IP answered 403: a stale refusal; the
+    expected answers count nothing; no answer, or a 403 with another Reason, is a failure."""
+    rows = [("4000001", "4065550001", 2, "10.64.0.1"), ("4000001", "4065550001", 3, "10.96.0.1"),
+            ("4000002", "4065550002", 4, "10.64.0.2"), ("4000002", "4065550002", 5, "10.96.0.2"),
+            ("4000003", "4065550003", 6, "10.64.0.3"), ("4000003", "4065550003", 7, "10.96.0.3")]
+    blocked = loadlib.CallerAnswer(403, loadlib.BLOCKED_REASON)
+    answers = {2: blocked, 3: loadlib.CallerAnswer(200), 4: loadlib.CallerAnswer(200),
+               5: blocked, 6: loadlib.CallerAnswer(403, "Forbidden")}
+    result = loadlib.StormResult(users=3, primed=3)
+    loadlib.judge_probes(result, rows, answers, {7: "timeout"})
+    assert (result.probes, result.stale_routes, result.stale_refusals, result.probe_failed) == (
+        6, 1, 1, 2)
+    assert not result.ok
+    assert result.examples[0] == "user 4000002 from 10.64.0.2: answered 200 (stale route)"
+    assert loadlib.storm_ip(1, new=False) == "10.64.0.1"
+    assert loadlib.storm_ip(1, new=True) == "10.96.0.1"
