@@ -15,6 +15,13 @@ production (mail server up); the summary compares the e-mails it accepted with t
 answered x the account's contacts. `--smtp down` points it at a port nothing listens on
 instead (the sender backs off on the server: docs/notifications.md, "SMTP server outage").
 
+The cold profile (`cold`, issue 19) is the mixed profile with no caller repeated within the
+run: sipp-scenarios/load/cold_callers.py numbers the callers and writes the CSVs into the run
+directory, `seed_cold_users` bulk-writes the users (tests/support/bulk_seed.py) before the
+router starts, timed. `--rebind-storm` (`StormSpec`, `run_storm`) re-binds users through the
+store while the calls flow and checks that no call placed after the change used the old
+decision.
+
 The compliance profile (`run_compliance`) places each row of `sipp-scenarios/load/compliance.csv`
 once and checks every call against its own row: the caller's final answer, the trunk the
 call reached (or none), a schema-valid PIDF-LO with the bound address for a located 911, none
