@@ -213,7 +213,8 @@ def render(results: Results, args: argparse.Namespace, started: float,
     out.append(
         f"Mixed profile (`sipp-scenarios/load/`), per 1,000 calls: 99 x 911 from located "
         f"callers, 800 ordinary calls from located callers, 101 ordinary calls from unlocated "
-        f"callers (answered 403 at once); answered calls held {args.hold_ms} ms. Router: "
+        f"callers (403 + Reason: after the prompt while a worker has an announcement slot "
+        f"free, at once beyond); answered calls held {args.hold_ms} ms. Router: "
         f"`e911-router run` with Kamailio in front of {args.workers} workers, "
         f"`E911_ANNOUNCE_OVERFLOW=reject`, other settings default (route cache on, 60 s). "
         f"**Warm**: the callers of `callers-*.csv` (1,000 located users, cycled), so the "
