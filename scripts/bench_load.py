@@ -67,9 +67,11 @@ def label_of(system: str, profile: str) -> str:
 def _run(system: str, profile: str, rate: float, seconds: float, args: argparse.Namespace,
          root: Path, tag: str) -> RunResult:
     workdir = root / f"{system}-{profile}-{tag}-{rate:g}"
+    extra = dict(item.split("=", 1) for item in getattr(args, "set", []))
     result = loadlib.run_once(system, PROFILES[profile], rate=rate, seconds=seconds,
                               hold_ms=args.hold_ms, workers=args.workers, workdir=workdir,
-                              tag=tag, warmup_seconds=args.warmup_seconds)
+                              tag=tag, warmup_seconds=args.warmup_seconds,
+                              extra_env=extra if system == "router" else None)
     seeded = f" ({result.seeding.line()})" if result.seeding is not None else ""
     print(f"[bench load] {label_of(system, profile)} {rate:g}/s {seconds:g}s -> "
           f"{'ok' if result.ok else f'{result.failed} failed'}{seeded}", file=sys.stderr)
@@ -216,13 +218,15 @@ def render(results: Results, args: argparse.Namespace, started: float,
         f"callers (403 + Reason: after the prompt while a worker has an announcement slot "
         f"free, at once beyond); answered calls held {args.hold_ms} ms. Router: "
         f"`e911-router run` with Kamailio in front of {args.workers} workers, "
-        f"`E911_ANNOUNCE_OVERFLOW=reject`, other settings default (route cache on, 60 s). "
-        f"**Warm**: the callers of `callers-*.csv` (1,000 located users, cycled), so the "
-        f"front's route cache answers most located ordinary calls. **Cold**: every call of "
-        f"the run from a caller the router has not seen in it "
-        f"(`sipp-scenarios/load/cold_callers.py`), so every located ordinary call is a cache "
-        f"miss decided by a worker; its users (rate x seconds + 1%) are bulk-seeded before the "
-        f"router starts (`tests/support/bulk_seed.py`"
+        f"`E911_ANNOUNCE_OVERFLOW=reject`"
+        + "".join(f", `{item}`" for item in getattr(args, "set", []))
+        + ", other settings default (route cache on, 60 s, unless set here). "
+        "**Warm**: the callers of `callers-*.csv` (1,000 located users, cycled), so the "
+        "front's route cache answers most located ordinary calls. **Cold**: every call of "
+        "the run from a caller the router has not seen in it "
+        "(`sipp-scenarios/load/cold_callers.py`), so every located ordinary call is a cache "
+        "miss decided by a worker; its users (rate x seconds + 1%) are bulk-seeded before the "
+        "router starts (`tests/support/bulk_seed.py`"
         + (f"; e.g. {seeding.located + seeding.unlocated:,} users in "
            f"{seeding.seconds:.1f} s" if seeding is not None else "")
         + f"). A step is {args.step_seconds:g} s; the rate reported is the best step held "
@@ -319,11 +323,13 @@ def rerun_lines(results: Results, args: argparse.Namespace, held_rates: dict[str
     out.append(f"./scripts/bench load        # python scripts/bench_load.py --seconds "
                f"{args.seconds:g} --step-seconds {args.step_seconds:g} --workers {args.workers}"
                f" --warmup-seconds {args.warmup_seconds:g}"
+               + "".join(f" --set {item}" for item in getattr(args, "set", []))
                + (" --chart docs/benchmarks-load.svg" if chart is not None else ""))
     for profile, name in (("warm", "mixed"), ("cold", loadlib.COLD)):
         rate = held_rates.get(label_of("router", profile), 200)
         out.append(f"./scripts/load {name} --rate {rate:g} --seconds {args.seconds:g} "
                    f"--workers {args.workers} --warmup-seconds {args.warmup_seconds:g} "
+                   + "".join(f"--set {item} " for item in getattr(args, "set", [])) +
                    f"--show-commands   # one rate, router, {profile} callers")
     out.append(f"./scripts/load mixed --rate {held_rates.get('sippy', 100):g} --seconds "
                f"{args.seconds:g} --system sippy --warmup-seconds {args.warmup_seconds:g}")
@@ -363,6 +369,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--steps", action="append", default=[], metavar="SYSTEM=R1,R2,...",
                         help="rate steps of a system instead of its defaults (repeatable; the "
                              "router's apply to warm and cold alike)")
+    parser.add_argument("--set", action="append", default=[], metavar="E911_NAME=VALUE",
+                        help="extra router setting for every router run (repeatable; said in "
+                             "the report)")
     parser.add_argument("--no-hold", action="store_true",
                         help="steps only: do not hold the best rate for --seconds")
     parser.add_argument("--chart", type=Path, default=None, metavar="PATH.svg",
