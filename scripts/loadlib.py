@@ -267,6 +267,7 @@ class Trunk:
     port: int
     proc: subprocess.Popen[bytes]
     log_file: Path | None
+    stat_file: Path = Path()
 
     @property
     def uri(self) -> str:
@@ -289,7 +290,7 @@ def start_trunk(name: str, workdir: Path, *, keep_invites: bool) -> Trunk:
     wait_for(lambda: udp_port_taken(port) or proc.poll() is not None, 10, f"trunk {name}")
     if proc.poll() is not None:
         raise LoadError(f"SIPp trunk {name} exited with {proc.returncode}")
-    return Trunk(name, port, proc, log_file)
+    return Trunk(name, port, proc, log_file, workdir / f"trunk-{name}-stat.csv")
 
 
 @dataclass
@@ -821,6 +822,60 @@ class NotifyCheck:
                 + ("" if self.ok else " MISSING OR EXTRA"))
 
 
+# -- per-trunk counts ---------------------------------------------------------------------------
+
+ROUTES: dict[str, dict[str, tuple[str, ...]]] = {
+    "router": {"psap": ("emergency",), "sorting": (), "outbound": ("normal",)},
+    "kamailio-proxy": {"psap": ("emergency",), "sorting": (),
+                       "outbound": ("normal", "unlocated")},
+    "sippy": {"psap": (), "sorting": (), "outbound": ("emergency", "normal", "unlocated")},
+}
+"""System -> trunk -> the call classes whose calls must arrive there, one call each (the
+router refuses unlocated callers itself: no trunk)."""
+
+
+def trunk_calls(trunk: Trunk) -> tuple[int, int]:
+    """(calls the trunk has received, calls still up), from its SIPp statistics file (written
+    every second)."""
+    row = _last_stat_row(trunk.stat_file)
+    return (int(row.get("TotalCallCreated", "0") or 0), int(row.get("CurrentCall", "0") or 0))
+
+
+def settled_counts(trunks_: Sequence[Trunk], seconds: float = 10.0) -> dict[str, int]:
+    """Each trunk's received calls once no call is up and two readings a second apart agree
+    (the statistics lag a second); after `seconds`, whatever they say."""
+    deadline = time.monotonic() + seconds
+    previous: dict[str, tuple[int, int]] = {}
+    while True:
+        now = {t.name: trunk_calls(t) for t in trunks_}
+        if (now == previous and all(up == 0 for _, up in now.values())) \
+                or time.monotonic() > deadline:
+            return {name: total for name, (total, _) in now.items()}
+        previous = now
+        time.sleep(1.1)
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkCount:
+    trunk: str
+    received: int
+    expected: int
+
+    @property
+    def ok(self) -> bool:
+        return self.received == self.expected
+
+
+def expected_counts(system: str, classes: Sequence[ClassResult], before: Mapping[str, int],
+                    extra: Mapping[str, int], after: Mapping[str, int]) -> list[TrunkCount]:
+    """Per trunk: the calls it received during the run (`after` - `before`) against the
+    calls offered of the classes routed there, plus `extra` (the storm's answered calls)."""
+    offered = {c.name: c.offered for c in classes}
+    return [TrunkCount(trunk, after.get(trunk, 0) - before.get(trunk, 0),
+                       sum(offered.get(name, 0) for name in names) + extra.get(trunk, 0))
+            for trunk, names in ROUTES[system].items()]
+
+
 # -- one run -----------------------------------------------------------------------------------
 
 
@@ -843,6 +898,8 @@ class RunResult:
     $PORT), to rerun them by hand."""
     storm: StormResult | None = None
     """`--rebind-storm`: the users re-bound while the calls flowed, and the stale check."""
+    trunk_counts: list[TrunkCount] = field(default_factory=list)
+    """Calls each trunk received during the run against the calls routed there (exact)."""
 
     @property
     def calls(self) -> int:
@@ -865,14 +922,19 @@ class RunResult:
 
     @property
     def failed(self) -> int:
-        return sum(c.failed + (c.offered - c.successful - c.failed) for c in self.classes) + \
+        """Failed calls, answered 911s without a valid PIDF-LO, and calls missing at (or
+        extra to) a trunk, when no failed call accounts for them."""
+        calls = sum(c.failed + (c.offered - c.successful - c.failed) for c in self.classes) + \
             self.emergency_without_location
+        astray = sum(abs(t.received - t.expected) for t in self.trunk_counts)
+        return calls if calls else astray
 
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.classes) and (self.psap is None or self.psap.ok) and \
             self.emergency_without_location == 0 and (self.notify is None or self.notify.ok) \
-            and (self.storm is None or self.storm.ok)
+            and (self.storm is None or self.storm.ok) \
+            and all(t.ok for t in self.trunk_counts)
 
     @property
     def emergency_answered(self) -> int:
@@ -905,13 +967,15 @@ def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate
              seconds: float, hold_ms: int, workdir: Path, tag: str, psap: Trunk | None = None,
              trunk_pids: Sequence[int] = (), warmup_seconds: float = 0,
              callbacks: frozenset[str] = frozenset(),
-             storm: StormSpec | None = None) -> RunResult:
+             storm: StormSpec | None = None, trunks_: Trunks | None = None) -> RunResult:
     """`storm`: re-bind users while the callers run (`run_storm`, in a thread; its probe
     callers are not in the classes' figures, their CPU is in the processes')."""
     import threading
 
     warmup = warm_up(system, classes, rate=rate, seconds=warmup_seconds, hold_ms=hold_ms,
                      workdir=workdir, tag=tag)
+    before = settled_counts(trunks_.all()) if trunks_ is not None and warmup is not None \
+        else {}
     meter = UsageMeter({**system.pids(), "trunks (SIPp)": list(trunk_pids)})
     callers = start_callers(classes, system.port, rate, seconds, hold_ms, workdir, tag)
     meter.add("callers (SIPp)", [c.proc.pid for c in callers])
@@ -937,12 +1001,18 @@ def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate
     if storm_thread is not None:
         storm_thread.join(600)
     check = check_psap(psap, callbacks=callbacks) if psap is not None else None
+    storm_result = (stormed[0] if stormed else StormResult(
+        storm.users, storm.primed, error="still running after 600 s")) \
+        if storm is not None else None
+    counts = []
+    if trunks_ is not None and system.name in ROUTES:
+        counts = expected_counts(system.name, results, before,
+                                 {"outbound": storm_result.answered} if storm_result else {},
+                                 settled_counts(trunks_.all()))
     return RunResult(system.name, profile, rate, seconds, results, usage, check,
                      warmup=warmup, commands=[
                          command_line(c.args, workdir, system.port) for c in callers],
-                     storm=(stormed[0] if stormed else StormResult(
-                         storm.users, storm.primed, error="still running after 600 s"))
-                     if storm is not None else None)
+                     storm=storm_result, trunk_counts=counts)
 
 
 def command_line(args: Sequence[str], workdir: Path, port: int) -> str:
@@ -1016,6 +1086,8 @@ class StormResult:
     prime_failed: int = 0
     """Primed calls (old IP, before the storm) not answered 200: the setup is wrong."""
     probes: int = 0
+    answered: int = 0
+    """Priming and probe calls answered 200 (each one a call at the outbound trunk)."""
     stale_routes: int = 0
     stale_refusals: int = 0
     probe_failed: int = 0
@@ -1112,6 +1184,7 @@ def run_storm(spec: StormSpec, url: str, port: int, workdir: Path,
                             spec.rate, workdir, "storm-prime")
         result.prime_failed = sum(1 for i in primed
                                   if answers.get(i, CallerAnswer(0)).status != 200)
+        result.answered += len(primed) - result.prime_failed
         started = time.monotonic()
         for i in order:
             try:
@@ -1140,6 +1213,7 @@ def judge_probes(result: StormResult, rows: Sequence[tuple[str, str, int, str]],
     """Count each probe's answer into `result`: even rows come from the old device IP
     (expected 403 with the blocked Reason), odd rows from the new one (expected 200)."""
     result.probes += len(rows)
+    result.answered += sum(1 for a in answers.values() if a.status == 200)
     for user, _, row, ip in rows:
         answer = answers.get(row)
         old = row % 2 == 0
@@ -1520,7 +1594,7 @@ def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, 
                               hold_ms=hold_ms, workdir=workdir, tag=tag, psap=psap,
                               trunk_pids=[t.proc.pid for t in trunks_.all()],
                               warmup_seconds=warmup_seconds, callbacks=callbacks,
-                              storm=storm)
+                              storm=storm, trunks_=trunks_)
             result.seeding = seeded[0] if seeded else None
             if system_name == "router":
                 owed = result.emergency_answered * len(CONTACTS)
@@ -1568,6 +1642,10 @@ def summary(result: RunResult, *, show_commands: bool = False) -> str:
         w = result.warmup
         lines.append(f"warm-up (not counted): {w.offered} ordinary calls at "
                      f"{result.rate * WARMUP_SHARE:g}/s, {w.failed} failed")
+    if result.trunk_counts:
+        lines.append("calls at each trunk (received/expected): " + ", ".join(
+            f"{t.trunk} {t.received}/{t.expected}" + ("" if t.ok else " WRONG")
+            for t in result.trunk_counts))
     if result.seeding is not None:
         lines.append(result.seeding.line())
     if result.storm is not None:

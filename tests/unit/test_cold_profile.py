@@ -95,3 +95,17 @@ def test_a_probe_after_the_storm_is_judged_on_the_new_binding() -> None:
     assert result.examples[0] == "user 4000002 from 10.64.0.2: answered 200 (stale route)"
     assert loadlib.storm_ip(1, new=False) == "10.64.0.1"
     assert loadlib.storm_ip(1, new=True) == "10.96.0.1"
+
+
+def test_every_trunk_must_receive_exactly_the_calls_routed_to_it() -> None:
+    """The router: 911s at the PSAP, located ordinary calls (and the storm's answered calls)
+    at the outbound trunk, none at the sorting center; a warm-up's calls are not counted."""
+    classes = _run("cold", 100, 0, 1.0).classes
+    counts = loadlib.expected_counts(
+        "router", classes, {"outbound": 250}, {"outbound": 40},
+        {"psap": 99, "sorting": 0, "outbound": 250 + 800 + 40})
+    assert [(t.trunk, t.received, t.expected, t.ok) for t in counts] == [
+        ("psap", 99, 99, True), ("sorting", 0, 0, True), ("outbound", 840, 840, True)]
+    counts = loadlib.expected_counts("sippy", classes, {}, {},
+                                     {"psap": 0, "sorting": 0, "outbound": 999})
+    assert [t.ok for t in counts] == [True, True, False]
