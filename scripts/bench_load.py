@@ -115,12 +115,15 @@ def _fmt(value: float) -> str:
 
 
 def _class_table(result: RunResult) -> list[str]:
-    lines = ["| class | calls | failed | setup p50 (ms) | setup p99 (ms) | max (ms) |",
-             "|---|---|---|---|---|---|"]
+    decided = result.worker_decided
+    lines = ["| class | calls | failed | setup p50 (ms) | setup p99 (ms) | max (ms) |"
+             + (" decided by a worker |" if decided else ""),
+             "|---|---|---|---|---|---|" + ("---|" if decided else "")]
     for c in result.classes:
         lines.append(f"| {c.name} | {c.offered} | {c.offered - c.successful} | "
                      f"{_fmt(c.setup_p50_ms)} | {_fmt(c.setup_p99_ms)} | "
-                     f"{_fmt(c.setup_max_ms)} |")
+                     f"{_fmt(c.setup_max_ms)} |"
+                     + (f" {decided.get(c.name, 0)} |" if decided else ""))
     return lines
 
 

@@ -900,6 +900,10 @@ class RunResult:
     """`--rebind-storm`: the users re-bound while the calls flowed, and the stale check."""
     trunk_counts: list[TrunkCount] = field(default_factory=list)
     """Calls each trunk received during the run against the calls routed there (exact)."""
+    worker_decided: dict[str, int] = field(default_factory=dict)
+    """The router: per class, how many of its calls a worker decided (logged
+    `e911.route.decided`); the rest of the located ordinary calls the front answered from its
+    route cache. The cold profile: all of them."""
 
     @property
     def calls(self) -> int:
@@ -945,6 +949,16 @@ WARMUP_SHARE = 0.25
 """Warm-up rate, as a share of the measured rate."""
 
 
+def warmup_class(classes: Sequence[CallClass]) -> CallClass | None:
+    """The warm-up's callers: the profile's located ordinary class at the whole warm-up rate,
+    always from the warm callers' callers-normal.csv (never a cold run's CSV: its callers must
+    be new to the measured run)."""
+    normal = [c for c in classes if c.name == "normal"]
+    if not normal:
+        return None
+    return CallClass(normal[0].name, normal[0].scenario, "callers-normal.csv", 1.0)
+
+
 def warm_up(system: System, classes: Sequence[CallClass], *, rate: float, seconds: float,
             hold_ms: int, workdir: Path, tag: str) -> ClassResult | None:
     """Steady state, not a cold start: before the measured run, the profile's located
@@ -953,10 +967,9 @@ def warm_up(system: System, classes: Sequence[CallClass], *, rate: float, second
     its front's route cache holds them (docs/kamailio.md); a cold start at full rate is
     measured by the runs without warm-up. Only ordinary calls: no 911 reaches the PSAP trunk,
     whose INVITEs the measured run checks."""
-    normal = [c for c in classes if c.name == "normal"]
-    if seconds <= 0 or not normal:
+    only = warmup_class(classes)
+    if seconds <= 0 or only is None:
         return None
-    only = CallClass(normal[0].name, normal[0].scenario, normal[0].csv, 1.0)
     callers = start_callers([only], system.port, max(1.0, rate * WARMUP_SHARE), seconds,
                             hold_ms, workdir, f"{tag}-warmup")
     (result,) = wait_callers(callers, seconds + hold_ms / 1000 + 60)
@@ -1004,6 +1017,10 @@ def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate
     storm_result = (stormed[0] if stormed else StormResult(
         storm.users, storm.primed, error="still running after 600 s")) \
         if storm is not None else None
+    decided = {}
+    if isinstance(system, Router):
+        decided = worker_decisions(system.log_file, {c.call_class.name: c.proc.pid
+                                                     for c in callers})
     counts = []
     if trunks_ is not None and system.name in ROUTES:
         counts = expected_counts(system.name, results, before,
@@ -1012,7 +1029,20 @@ def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate
     return RunResult(system.name, profile, rate, seconds, results, usage, check,
                      warmup=warmup, commands=[
                          command_line(c.args, workdir, system.port) for c in callers],
-                     storm=storm_result, trunk_counts=counts)
+                     storm=storm_result, trunk_counts=counts, worker_decided=decided)
+
+
+def worker_decisions(log_file: Path, pids: Mapping[str, int]) -> dict[str, int]:
+    """Class -> calls of its SIPp caller (Call-ID `<n>-<pid>@...`) a worker logged a decision
+    for (`e911.route.decided`), each call once."""
+    text = log_file.read_bytes().decode("utf-8", errors="replace") if log_file.exists() else ""
+    found: dict[int, set[str]] = {pid: set() for pid in pids.values()}
+    for match in re.finditer(r'"call_id": "(\d+)-(\d+)@[^"]*"[^\n]*?"event": '
+                             r'"e911\.route\.decided"', text):
+        pid = int(match.group(2))
+        if pid in found:
+            found[pid].add(match.group(1))
+    return {name: len(found[pid]) for name, pid in pids.items()}
 
 
 def command_line(args: Sequence[str], workdir: Path, port: int) -> str:
@@ -1642,6 +1672,10 @@ def summary(result: RunResult, *, show_commands: bool = False) -> str:
         w = result.warmup
         lines.append(f"warm-up (not counted): {w.offered} ordinary calls at "
                      f"{result.rate * WARMUP_SHARE:g}/s, {w.failed} failed")
+    if result.worker_decided:
+        lines.append("decided by a worker (the rest from the front's route cache): " + ", ".join(
+            f"{c.name} {result.worker_decided.get(c.name, 0)}/{c.offered}"
+            for c in result.classes))
     if result.trunk_counts:
         lines.append("calls at each trunk (received/expected): " + ", ".join(
             f"{t.trunk} {t.received}/{t.expected}" + ("" if t.ok else " WRONG")

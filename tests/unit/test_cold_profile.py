@@ -109,3 +109,12 @@ def test_every_trunk_must_receive_exactly_the_calls_routed_to_it() -> None:
     counts = loadlib.expected_counts("sippy", classes, {}, {},
                                      {"psap": 0, "sorting": 0, "outbound": 999})
     assert [t.ok for t in counts] == [True, True, False]
+
+
+def test_the_warm_up_never_takes_a_cold_runs_callers(tmp_path: Path) -> None:
+    """A warm-up reading the cold CSV would spend its first rows, and the measured run would
+    then call those users again (from the front's cache)."""
+    cold = loadlib.cold_classes(loadlib.cold_plan(10, 5), tmp_path)
+    only = loadlib.warmup_class(cold)
+    assert only is not None and only.csv == "callers-normal.csv" and only.share == 1.0
+    assert loadlib.warmup_class(loadlib.PROFILES["emergency"]) is None
