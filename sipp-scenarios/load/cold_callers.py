@@ -116,7 +116,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     plan = ColdPlan.for_run(args.rate, args.seconds)
     for name, path in plan.write(args.out).items():
-        print(f"{name}: {path} ({getattr(plan, name)} calls)")
+        print(f"{name}: {path} ({getattr(plan, name)} rows: the calls and 1% + 10 spare)")
     located, unlocated = plan.located_users(), plan.unlocated_users()
     print(f"store: located users {located.start}-{located.stop - 1} bound to 127.0.0.1, "
           f"unlocated users {unlocated.start}-{unlocated.stop - 1} (no address)")
