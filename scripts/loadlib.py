@@ -15,6 +15,13 @@ production (mail server up); the summary compares the e-mails it accepted with t
 answered x the account's contacts. `--smtp down` points it at a port nothing listens on
 instead (the sender backs off on the server: docs/notifications.md, "SMTP server outage").
 
+The cold profile (`cold`, issue 19) is the mixed profile with no caller repeated within the
+run: sipp-scenarios/load/cold_callers.py numbers the callers and writes the CSVs into the run
+directory, `seed_cold_users` bulk-writes the users (tests/support/bulk_seed.py) before the
+router starts, timed. `--rebind-storm` (`StormSpec`, `run_storm`) re-binds users through the
+store while the calls flow and checks that no call placed after the change used the old
+decision.
+
 The compliance profile (`run_compliance`) places each row of `sipp-scenarios/load/compliance.csv`
 once and checks every call against its own row: the caller's final answer, the trunk the
 call reached (or none), a schema-valid PIDF-LO with the bound address for a located 911, none
@@ -49,6 +56,11 @@ from tests.support.processes import stop_process, wait_until  # noqa: E402
 from tests.support.sip_messages import logged_invites, parse_sip_message  # noqa: E402
 
 LOAD = ROOT / "sipp-scenarios" / "load"
+if str(LOAD) not in sys.path:
+    sys.path.insert(0, str(LOAD))
+
+import cold_callers  # noqa: E402  (sipp-scenarios/load/cold_callers.py: the cold CSVs)
+
 SIPP = shutil.which("sipp") or "sipp"
 PY = sys.executable
 
@@ -83,14 +95,23 @@ class CallClass:
     name: str
     scenario: str
     csv: str
+    """A file of sipp-scenarios/load/, or an absolute path (the cold profile's, per run)."""
     share: float
 
 
+MIXED_SHARES = {name: per_1000 / 1000 for name, per_1000 in cold_callers.SHARES}
+"""Per 1,000 calls: 99 x 911 (located), 800 located ordinary, 101 unlocated ordinary (403)."""
+COLD = "cold"
+"""The mixed profile with no caller repeated in the run (`cold_classes`)."""
+
 PROFILES: dict[str, tuple[CallClass, ...]] = {
     "mixed": (
-        CallClass("emergency", "uac-call-expect-200-hold", "callers-911.csv", 0.1),
-        CallClass("normal", "uac-call-expect-200-hold", "callers-normal.csv", 0.8),
-        CallClass("unlocated", "uac-unlocated-expect-403", "callers-unlocated.csv", 0.1),
+        CallClass("emergency", "uac-call-expect-200-hold", "callers-911.csv",
+                  MIXED_SHARES["emergency"]),
+        CallClass("normal", "uac-call-expect-200-hold", "callers-normal.csv",
+                  MIXED_SHARES["normal"]),
+        CallClass("unlocated", "uac-unlocated-expect-403", "callers-unlocated.csv",
+                  MIXED_SHARES["unlocated"]),
     ),
     "emergency": (CallClass("emergency", "uac-call-expect-200-hold", "callers-911.csv", 1.0),),
     "normal": (CallClass("normal", "uac-call-expect-200-hold", "callers-normal.csv", 1.0),),
@@ -99,11 +120,61 @@ PROFILES: dict[str, tuple[CallClass, ...]] = {
 }
 """Profiles: call classes and their shares of the rate."""
 
+def peer_classes(classes: Sequence[CallClass]) -> tuple[CallClass, ...]:
+    """The same traffic against a peer that knows no location: every call expected answered."""
+    return tuple(CallClass(c.name, "uac-call-expect-200-hold", c.csv, c.share) for c in classes)
+
+
 PEER_PROFILES: dict[str, tuple[CallClass, ...]] = {
-    name: tuple(CallClass(c.name, "uac-call-expect-200-hold", c.csv, c.share) for c in classes)
-    for name, classes in PROFILES.items()
+    name: peer_classes(classes) for name, classes in PROFILES.items()
 }
-"""The same traffic against a peer that knows no location: every call is expected answered."""
+
+
+def cold_plan(rate: float, seconds: float) -> cold_callers.ColdPlan:
+    """The cold run's users and CSV rows (sipp-scenarios/load/cold_callers.py)."""
+    return cold_callers.ColdPlan.for_run(rate, seconds)
+
+
+def cold_classes(plan: cold_callers.ColdPlan, workdir: Path) -> tuple[CallClass, ...]:
+    """The mixed profile's classes reading the cold CSVs written into `workdir`."""
+    paths = plan.write(workdir)
+    return tuple(CallClass(c.name, c.scenario, str(paths[c.name]), c.share)
+                 for c in PROFILES["mixed"])
+
+
+@dataclass(frozen=True, slots=True)
+class Seeding:
+    """The users bulk-written before the router started (cold callers, storm users)."""
+
+    located: int
+    unlocated: int
+    seconds: float
+
+    def line(self) -> str:
+        return (f"seeded {self.located:,} located users (each with its saved address and "
+                f"binding) and {self.unlocated:,} unlocated in {self.seconds:.1f} s "
+                f"(tests/support/bulk_seed.py)")
+
+
+def seed_cold_users(url: str, plan: cold_callers.ColdPlan) -> Seeding:
+    """Every cold caller of `plan` in the store: located users with their own callback
+    number and the load office bound to 127.0.0.1; unlocated users with no address. Bulk
+    (tests/support/bulk_seed.py), timed."""
+    from router.store.store import open_store
+    from tests.support.bulk_seed import BulkUser, bulk_add_users
+
+    started = time.monotonic()
+    with contextlib.redirect_stdout(sys.stderr):
+        store = open_store(url)
+    try:
+        located = bulk_add_users(store, (
+            BulkUser(str(u), cold_callers.cold_callback(u), "127.0.0.1")
+            for u in plan.located_users()), load_office())
+        unlocated = bulk_add_users(store, (BulkUser(str(u)) for u in plan.unlocated_users()),
+                                   load_office())
+    finally:
+        store.close()
+    return Seeding(located, unlocated, time.monotonic() - started)
 
 
 def check_bounds(rate: float, seconds: float, host: str) -> None:
@@ -196,6 +267,7 @@ class Trunk:
     port: int
     proc: subprocess.Popen[bytes]
     log_file: Path | None
+    stat_file: Path = Path()
 
     @property
     def uri(self) -> str:
@@ -218,7 +290,7 @@ def start_trunk(name: str, workdir: Path, *, keep_invites: bool) -> Trunk:
     wait_for(lambda: udp_port_taken(port) or proc.poll() is not None, 10, f"trunk {name}")
     if proc.poll() is not None:
         raise LoadError(f"SIPp trunk {name} exited with {proc.returncode}")
-    return Trunk(name, port, proc, log_file)
+    return Trunk(name, port, proc, log_file, workdir / f"trunk-{name}-stat.csv")
 
 
 @dataclass
@@ -339,9 +411,13 @@ def router_env(workdir: Path, trunks_: Trunks, *, workers: int, sip_port: int,
 
 def start_router(workdir: Path, trunks_: Trunks, *, workers: int,
                  extra: Mapping[str, str] | None = None,
-                 smtp_url: str | None = None) -> Router:
-    """`e911-router run` (Kamailio + workers) on a fresh store, logging to a file."""
+                 smtp_url: str | None = None,
+                 seed_more: Callable[[str], object] | None = None) -> Router:
+    """`e911-router run` (Kamailio + workers) on a fresh store, logging to a file.
+    `seed_more(url)` adds to the store before the router starts (the cold users)."""
     seed_store(f"sqlite:///{workdir / 'e911.db'}")
+    if seed_more is not None:
+        seed_more(f"sqlite:///{workdir / 'e911.db'}")
     sip_port = free_port()
     env = router_env(workdir, trunks_, workers=workers, sip_port=sip_port, extra=extra or {},
                      smtp_url=smtp_url)
@@ -446,6 +522,8 @@ class Caller:
     rtt_file: Path
     error_file: Path
     calls: int
+    args: list[str] = field(default_factory=list)
+    """SIPp's command line."""
 
 
 def _rate_args(rate: float) -> list[str]:
@@ -474,7 +552,7 @@ def start_callers(classes: Sequence[CallClass], port: int, rate: float, seconds:
         proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         callers.append(Caller(cls, proc, Path(f"{base}-stat.csv"), Path(), Path(f"{base}.err"),
-                              calls))
+                              calls, args))
     for caller in callers:
         # SIPp names the RTT file after the scenario and its own pid.
         caller.rtt_file = workdir / f"{caller.call_class.scenario}_{caller.proc.pid}_rtt.csv"
@@ -575,6 +653,8 @@ class Usage:
     """CPU (share of one core) and peak RSS per named process, plus the machine's busy share."""
 
     cpu_core_share: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    """CPU seconds (user + system, /proc/<pid>/stat) each group used between start and end."""
     rss_peak_mb: dict[str, float] = field(default_factory=dict)
     machine_busy_share: float = 0.0
     others_core_share: float = 0.0
@@ -620,6 +700,7 @@ class UsageMeter:
         for name, pids in self._named.items():
             used = sum(self._last.get(p, 0.0) - self._start.get(p, 0.0) for p in pids)
             usage.cpu_core_share[name] = used / elapsed
+            usage.cpu_seconds[name] = used
             ours += used
         usage.rss_peak_mb = dict(self._peak)
         usage.machine_busy_share = busy_cores
@@ -641,9 +722,11 @@ class PsapCheck:
         return self.invites == self.valid
 
 
-def check_psap(trunk: Trunk, *, limit: int | None = None) -> PsapCheck:
+def check_psap(trunk: Trunk, *, limit: int | None = None,
+               callbacks: frozenset[str] = frozenset()) -> PsapCheck:
     """Every INVITE at the PSAP: RFC 6442/3325 conformance, schema-valid PIDF-LO, the civic
-    address we bound, and a callback number that is a located caller's own."""
+    address we bound, and a callback number that is a located caller's own (a warm caller's,
+    or one of `callbacks`: the cold run's 911 callers)."""
     from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
 
     if trunk.log_file is None or not trunk.log_file.exists():
@@ -651,7 +734,7 @@ def check_psap(trunk: Trunk, *, limit: int | None = None) -> PsapCheck:
     invites = logged_invites(trunk.log_file.read_bytes().decode("utf-8", errors="replace"))
     if limit is not None:
         invites = invites[:limit]
-    callbacks = {callback_of(u) for u in LOCATED_USERS}
+    callbacks = callbacks | {callback_of(u) for u in LOCATED_USERS}
     valid = 0
     problems: list[str] = []
     for invite in invites:
@@ -739,6 +822,60 @@ class NotifyCheck:
                 + ("" if self.ok else " MISSING OR EXTRA"))
 
 
+# -- per-trunk counts ---------------------------------------------------------------------------
+
+ROUTES: dict[str, dict[str, tuple[str, ...]]] = {
+    "router": {"psap": ("emergency",), "sorting": (), "outbound": ("normal",)},
+    "kamailio-proxy": {"psap": ("emergency",), "sorting": (),
+                       "outbound": ("normal", "unlocated")},
+    "sippy": {"psap": (), "sorting": (), "outbound": ("emergency", "normal", "unlocated")},
+}
+"""System -> trunk -> the call classes whose calls must arrive there, one call each (the
+router refuses unlocated callers itself: no trunk)."""
+
+
+def trunk_calls(trunk: Trunk) -> tuple[int, int]:
+    """(calls the trunk has received, calls still up), from its SIPp statistics file (written
+    every second)."""
+    row = _last_stat_row(trunk.stat_file)
+    return (int(row.get("TotalCallCreated", "0") or 0), int(row.get("CurrentCall", "0") or 0))
+
+
+def settled_counts(trunks_: Sequence[Trunk], seconds: float = 10.0) -> dict[str, int]:
+    """Each trunk's received calls once no call is up and two readings a second apart agree
+    (the statistics lag a second); after `seconds`, whatever they say."""
+    deadline = time.monotonic() + seconds
+    previous: dict[str, tuple[int, int]] = {}
+    while True:
+        now = {t.name: trunk_calls(t) for t in trunks_}
+        if (now == previous and all(up == 0 for _, up in now.values())) \
+                or time.monotonic() > deadline:
+            return {name: total for name, (total, _) in now.items()}
+        previous = now
+        time.sleep(1.1)
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkCount:
+    trunk: str
+    received: int
+    expected: int
+
+    @property
+    def ok(self) -> bool:
+        return self.received == self.expected
+
+
+def expected_counts(system: str, classes: Sequence[ClassResult], before: Mapping[str, int],
+                    extra: Mapping[str, int], after: Mapping[str, int]) -> list[TrunkCount]:
+    """Per trunk: the calls it received during the run (`after` - `before`) against the
+    calls offered of the classes routed there, plus `extra` (the storm's answered calls)."""
+    offered = {c.name: c.offered for c in classes}
+    return [TrunkCount(trunk, after.get(trunk, 0) - before.get(trunk, 0),
+                       sum(offered.get(name, 0) for name in names) + extra.get(trunk, 0))
+            for trunk, names in ROUTES[system].items()]
+
+
 # -- one run -----------------------------------------------------------------------------------
 
 
@@ -754,6 +891,29 @@ class RunResult:
     notify: NotifyCheck | None = None
     warmup: ClassResult | None = None
     """The uncounted warm-up before the measured run (`warm_up`), when there was one."""
+    seeding: Seeding | None = None
+    """The cold profile: the users bulk-written before the router started."""
+    commands: list[str] = field(default_factory=list)
+    """The callers' SIPp command lines (the run directory as $RUN, the system's port as
+    $PORT), to rerun them by hand."""
+    storm: StormResult | None = None
+    """`--rebind-storm`: the users re-bound while the calls flowed, and the stale check."""
+    trunk_counts: list[TrunkCount] = field(default_factory=list)
+    """Calls each trunk received during the run against the calls routed there (exact)."""
+    worker_decided: dict[str, int] = field(default_factory=dict)
+    """The router: per class, how many of its calls a worker decided (logged
+    `e911.route.decided`); the rest of the located ordinary calls the front answered from its
+    route cache. The cold profile: all of them."""
+
+    @property
+    def calls(self) -> int:
+        return sum(c.offered for c in self.classes)
+
+    def cpu_ms_per_call(self) -> dict[str, float]:
+        """CPU milliseconds per call offered, per process group, SIPp excluded."""
+        calls = max(1, self.calls)
+        return {name: used * 1000 / calls for name, used in self.usage.cpu_seconds.items()
+                if "SIPp" not in name}
 
     @property
     def emergency_without_location(self) -> int:
@@ -766,13 +926,19 @@ class RunResult:
 
     @property
     def failed(self) -> int:
-        return sum(c.failed + (c.offered - c.successful - c.failed) for c in self.classes) + \
+        """Failed calls, answered 911s without a valid PIDF-LO, and calls missing at (or
+        extra to) a trunk, when no failed call accounts for them."""
+        calls = sum(c.failed + (c.offered - c.successful - c.failed) for c in self.classes) + \
             self.emergency_without_location
+        astray = sum(abs(t.received - t.expected) for t in self.trunk_counts)
+        return calls if calls else astray
 
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.classes) and (self.psap is None or self.psap.ok) and \
-            self.emergency_without_location == 0 and (self.notify is None or self.notify.ok)
+            self.emergency_without_location == 0 and (self.notify is None or self.notify.ok) \
+            and (self.storm is None or self.storm.ok) \
+            and all(t.ok for t in self.trunk_counts)
 
     @property
     def emergency_answered(self) -> int:
@@ -783,6 +949,16 @@ WARMUP_SHARE = 0.25
 """Warm-up rate, as a share of the measured rate."""
 
 
+def warmup_class(classes: Sequence[CallClass]) -> CallClass | None:
+    """The warm-up's callers: the profile's located ordinary class at the whole warm-up rate,
+    always from the warm callers' callers-normal.csv (never a cold run's CSV: its callers must
+    be new to the measured run)."""
+    normal = [c for c in classes if c.name == "normal"]
+    if not normal:
+        return None
+    return CallClass(normal[0].name, normal[0].scenario, "callers-normal.csv", 1.0)
+
+
 def warm_up(system: System, classes: Sequence[CallClass], *, rate: float, seconds: float,
             hold_ms: int, workdir: Path, tag: str) -> ClassResult | None:
     """Steady state, not a cold start: before the measured run, the profile's located
@@ -791,10 +967,9 @@ def warm_up(system: System, classes: Sequence[CallClass], *, rate: float, second
     its front's route cache holds them (docs/kamailio.md); a cold start at full rate is
     measured by the runs without warm-up. Only ordinary calls: no 911 reaches the PSAP trunk,
     whose INVITEs the measured run checks."""
-    normal = [c for c in classes if c.name == "normal"]
-    if seconds <= 0 or not normal:
+    only = warmup_class(classes)
+    if seconds <= 0 or only is None:
         return None
-    only = CallClass(normal[0].name, normal[0].scenario, normal[0].csv, 1.0)
     callers = start_callers([only], system.port, max(1.0, rate * WARMUP_SHARE), seconds,
                             hold_ms, workdir, f"{tag}-warmup")
     (result,) = wait_callers(callers, seconds + hold_ms / 1000 + 60)
@@ -803,21 +978,292 @@ def warm_up(system: System, classes: Sequence[CallClass], *, rate: float, second
 
 def run_load(system: System, classes: Sequence[CallClass], *, profile: str, rate: float,
              seconds: float, hold_ms: int, workdir: Path, tag: str, psap: Trunk | None = None,
-             trunk_pids: Sequence[int] = (), warmup_seconds: float = 0) -> RunResult:
+             trunk_pids: Sequence[int] = (), warmup_seconds: float = 0,
+             callbacks: frozenset[str] = frozenset(),
+             storm: StormSpec | None = None, trunks_: Trunks | None = None) -> RunResult:
+    """`storm`: re-bind users while the callers run (`run_storm`, in a thread; its probe
+    callers are not in the classes' figures, their CPU is in the processes')."""
+    import threading
+
     warmup = warm_up(system, classes, rate=rate, seconds=warmup_seconds, hold_ms=hold_ms,
                      workdir=workdir, tag=tag)
+    before = settled_counts(trunks_.all()) if trunks_ is not None and warmup is not None \
+        else {}
     meter = UsageMeter({**system.pids(), "trunks (SIPp)": list(trunk_pids)})
     callers = start_callers(classes, system.port, rate, seconds, hold_ms, workdir, tag)
     meter.add("callers (SIPp)", [c.proc.pid for c in callers])
     deadline = time.monotonic() + seconds + hold_ms / 1000 + 90
+    stormed: list[StormResult] = []
+    storm_thread = None
+    if storm is not None:
+        url = f"sqlite:///{workdir / 'e911.db'}"
+
+        def storm_run() -> None:
+            try:
+                stormed.append(run_storm(storm, url, system.port, workdir))
+            except Exception as exc:  # reported, and the run fails
+                stormed.append(StormResult(storm.users, storm.primed, error=repr(exc)))
+
+        storm_thread = threading.Thread(target=storm_run, name="rebind-storm", daemon=True)
+        storm_thread.start()
     while any(c.proc.poll() is None for c in callers) and time.monotonic() < deadline:
         meter.sample()
         time.sleep(1.0)
     usage = meter.finish()
     results = wait_callers(callers, max(1.0, deadline - time.monotonic()))
-    check = check_psap(psap) if psap is not None else None
+    if storm_thread is not None:
+        storm_thread.join(600)
+    check = check_psap(psap, callbacks=callbacks) if psap is not None else None
+    storm_result = (stormed[0] if stormed else StormResult(
+        storm.users, storm.primed, error="still running after 600 s")) \
+        if storm is not None else None
+    decided = {}
+    if isinstance(system, Router):
+        decided = worker_decisions(system.log_file, {c.call_class.name: c.proc.pid
+                                                     for c in callers})
+    counts = []
+    if trunks_ is not None and system.name in ROUTES:
+        counts = expected_counts(system.name, results, before,
+                                 {"outbound": storm_result.answered} if storm_result else {},
+                                 settled_counts(trunks_.all()))
     return RunResult(system.name, profile, rate, seconds, results, usage, check,
-                     warmup=warmup)
+                     warmup=warmup, commands=[
+                         command_line(c.args, workdir, system.port) for c in callers],
+                     storm=storm_result, trunk_counts=counts, worker_decided=decided)
+
+
+def worker_decisions(log_file: Path, pids: Mapping[str, int]) -> dict[str, int]:
+    """Class -> calls of its SIPp caller (Call-ID `<n>-<pid>@...`) a worker logged a decision
+    for (`e911.route.decided`), each call once."""
+    text = log_file.read_bytes().decode("utf-8", errors="replace") if log_file.exists() else ""
+    found: dict[int, set[str]] = {pid: set() for pid in pids.values()}
+    for match in re.finditer(r'"call_id": "(\d+)-(\d+)@[^"]*"[^\n]*?"event": '
+                             r'"e911\.route\.decided"', text):
+        pid = int(match.group(2))
+        if pid in found:
+            found[pid].add(match.group(1))
+    return {name: len(found[pid]) for name, pid in pids.items()}
+
+
+def command_line(args: Sequence[str], workdir: Path, port: int) -> str:
+    """SIPp's argv as a shell line: the run directory as $RUN, the system's port as $PORT,
+    SIPp's own ports left out (it picks free ones), paths relative to the repository."""
+    import shlex
+
+    out: list[str] = []
+    skip = False
+    for index, arg in enumerate(args):
+        if skip:
+            skip = False
+            continue
+        if arg in ("-p", "-mp"):
+            skip = True
+            continue
+        text = "sipp" if index == 0 else \
+            arg.replace(str(workdir), "$RUN").replace(str(ROOT) + "/", "")
+        if text == f"127.0.0.1:{port}":
+            text = "127.0.0.1:$PORT"
+        out.append(text if "$" in text else shlex.quote(text))
+    return " ".join(out)
+
+
+# -- the change storm: re-binding users while calls flow ------------------------------------
+
+STORM_BASE = 4_000_000
+"""Storm user i is SIP user STORM_BASE + i (never a warm or cold caller)."""
+STORM_SCENARIO = "uac-storm-probe"
+STORM_OLD = int(ipaddress.IPv4Address("10.64.0.0"))
+STORM_NEW = int(ipaddress.IPv4Address("10.96.0.0"))
+
+
+def storm_ip(i: int, *, new: bool) -> str:
+    """Storm user i's device IP: bound before the storm (10.64/11) or after it (10.96/11)."""
+    if not 0 <= i < 1 << 21:
+        raise LoadError("a storm re-binds at most 2,097,152 users")
+    return str(ipaddress.IPv4Address((STORM_NEW if new else STORM_OLD) + i))
+
+
+@dataclass(frozen=True, slots=True)
+class StormSpec:
+    """`users` re-bound through `Store.bind`, one transaction each, `after` seconds into the
+    run; the last `primed` of them (in re-binding order) called once from their old device IP
+    before the storm (so the front's route cache holds their old decision), and probed `grace`
+    seconds after the last re-binding committed (0: at once), at `rate` calls/s, the latest
+    re-bound first."""
+
+    users: int
+    primed: int
+    rate: float = 100.0
+    after: float = 2.0
+    grace: float = 0.0
+    """Seconds between the last commit and the first probe (0: at once)."""
+
+
+@dataclass
+class StormResult:
+    """What the storm cost. The check: once the last `bind` has returned (committed), every
+    probe call is decided on the new bindings: user i calling from its OLD device IP must be
+    refused (403 "Emergency address not registered": no binding for that network any more) and
+    from its NEW device IP routed (200 at the outbound trunk). A probe from the old IP answered
+    200 is a stale route (the old decision used: the cache or a worker's view not yet
+    reloaded); one from the new IP answered 403 is a stale refusal. A probe SIPp gave up on
+    (no answer, another status) is a failed call."""
+
+    users: int
+    primed: int
+    rebind_seconds: float = 0.0
+    rebind_failures: int = 0
+    prime_failed: int = 0
+    """Primed calls (old IP, before the storm) not answered 200: the setup is wrong."""
+    probes: int = 0
+    answered: int = 0
+    """Priming and probe calls answered 200 (each one a call at the outbound trunk)."""
+    stale_routes: int = 0
+    stale_refusals: int = 0
+    probe_failed: int = 0
+    examples: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.rebind_failures or self.prime_failed or self.stale_routes
+                    or self.stale_refusals or self.probe_failed or self.error)
+
+    def line(self) -> str:
+        if self.error:
+            return f"rebind storm: not completed: {self.error}"
+        return (f"rebind storm: {self.users:,} users re-bound in {self.rebind_seconds:.1f} s "
+                f"({self.users / max(self.rebind_seconds, 1e-9):,.0f}/s), "
+                f"{self.rebind_failures} failed; {self.primed:,} primed from their old IP "
+                f"({self.prime_failed} not answered 200); {self.probes:,} probes after the "
+                f"last commit: {self.stale_routes} stale routes (old IP answered 200), "
+                f"{self.stale_refusals} stale refusals (new IP answered 403), "
+                f"{self.probe_failed} failed"
+                + (f" ({'; '.join(self.examples[:3])})" if self.examples else ""))
+
+
+def seed_storm_users(url: str, spec: StormSpec) -> Seeding:
+    """The storm users, each with the load office bound to its old device IP (bulk)."""
+    from router.store.store import open_store
+    from tests.support.bulk_seed import BulkUser, bulk_add_users
+
+    started = time.monotonic()
+    with contextlib.redirect_stdout(sys.stderr):
+        store = open_store(url)
+    try:
+        located = bulk_add_users(store, (
+            BulkUser(str(STORM_BASE + i), None, storm_ip(i, new=False))
+            for i in range(spec.users)), load_office())
+    finally:
+        store.close()
+    return Seeding(located, 0, time.monotonic() - started)
+
+
+def _probe(port: int, rows: Sequence[tuple[str, str, int, str]], rate: float, workdir: Path,
+           name: str) -> tuple[dict[int, CallerAnswer], dict[int, str]]:
+    """One SIPp caller placing `rows` (caller, dialled, row, device IP) once each; the final
+    answer of each row, and SIPp's complaints."""
+    csv = workdir / f"{name}.csv"
+    csv.write_text("SEQUENTIAL\n" + "".join(f"{c};{d};{r};{ip}\n" for c, d, r, ip in rows))
+    seconds = len(rows) / rate
+    args = [SIPP, f"127.0.0.1:{port}", "-sf", str(LOAD / f"{STORM_SCENARIO}.xml"),
+            "-inf", str(csv), *_rate_args(rate), "-m", str(len(rows)),
+            "-l", str(max(50, int(rate * 20))), "-d", "100", "-i", "127.0.0.1",
+            "-p", str(free_port()), "-mp", str(free_port()), "-nostdin",
+            "-recv_timeout", "30000", "-timeout", f"{int(seconds + 60)}s", "-timeout_error",
+            "-trace_logs", "-log_file", str(workdir / f"{name}-calls.log"),
+            "-trace_err", "-error_file", str(workdir / f"{name}.err")]
+    proc = subprocess.Popen(args, cwd=workdir, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc.wait(seconds + 90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+    def text(path: Path) -> str:
+        return path.read_bytes().decode("utf-8", errors="replace") if path.exists() else ""
+
+    return (caller_answers(text(workdir / f"{name}-calls.log")),
+            caller_errors(text(workdir / f"{name}.err")))
+
+
+def run_storm(spec: StormSpec, url: str, port: int, workdir: Path,
+              stop: Callable[[], bool] = lambda: False) -> StormResult:
+    """Prime, re-bind, probe (`StormSpec`, `StormResult`)."""
+    from router.location.model import DEFAULT_ACCOUNT_ID
+    from router.store.store import open_store
+
+    result = StormResult(spec.users, spec.primed)
+    account = DEFAULT_ACCOUNT_ID
+    order = list(range(spec.users))  # re-binding order: the primed users last
+    primed = order[spec.users - spec.primed:]
+    with contextlib.redirect_stdout(sys.stderr):
+        store = open_store(url)
+    try:
+        # Each user's one saved address (a read each, before the storm: not timed).
+        addresses = {}
+        for i in order:
+            (binding,) = store.bindings_for_user(account, str(STORM_BASE + i))
+            addresses[i] = binding.address_id
+        deadline = time.monotonic() + spec.after
+        while time.monotonic() < deadline and not stop():
+            time.sleep(0.1)
+        answers, _ = _probe(port, [(str(STORM_BASE + i), cold_callers.dialled(i), i,
+                                    storm_ip(i, new=False)) for i in primed],
+                            spec.rate, workdir, "storm-prime")
+        result.prime_failed = sum(1 for i in primed
+                                  if answers.get(i, CallerAnswer(0)).status != 200)
+        result.answered += len(primed) - result.prime_failed
+        started = time.monotonic()
+        for i in order:
+            try:
+                store.bind(account, str(STORM_BASE + i), addresses[i], storm_ip(i, new=True))
+            except Exception as exc:  # counted: the storm goes on
+                result.rebind_failures += 1
+                if len(result.examples) < 3:
+                    result.examples.append(f"bind {STORM_BASE + i}: {exc}")
+        result.rebind_seconds = time.monotonic() - started
+    finally:
+        store.close()
+    # Right after the last commit: row 2k from the old IP (expect 403), 2k+1 from the new.
+    time.sleep(spec.grace)
+    rows = []
+    for i in reversed(primed):  # the latest re-bound first
+        user = str(STORM_BASE + i)
+        rows.append((user, cold_callers.dialled(i), 2 * i, storm_ip(i, new=False)))
+        rows.append((user, cold_callers.dialled(i), 2 * i + 1, storm_ip(i, new=True)))
+    answers, errors = _probe(port, rows, spec.rate, workdir, "storm-probe")
+    judge_probes(result, rows, answers, errors)
+    return result
+
+
+def judge_probes(result: StormResult, rows: Sequence[tuple[str, str, int, str]],
+                 answers: Mapping[int, CallerAnswer], errors: Mapping[int, str]) -> None:
+    """Count each probe's answer into `result`: even rows come from the old device IP
+    (expected 403 with the blocked Reason), odd rows from the new one (expected 200)."""
+    result.probes += len(rows)
+    result.answered += sum(1 for a in answers.values() if a.status == 200)
+    for user, _, row, ip in rows:
+        answer = answers.get(row)
+        old = row % 2 == 0
+        if answer is None:
+            result.probe_failed += 1
+            why = f"no answer ({errors[row]})" if row in errors else "no answer"
+        elif old and answer.status == 200:
+            result.stale_routes += 1
+            why = "answered 200 (stale route)"
+        elif not old and answer.status == 403:
+            result.stale_refusals += 1
+            why = "answered 403 (stale refusal)"
+        elif answer.status not in (200, 403) or (answer.status == 403
+                                                 and answer.reason != BLOCKED_REASON):
+            result.probe_failed += 1
+            why = f"answered {answer.status} {answer.reason!r}"
+        else:
+            continue
+        if len(result.examples) < 3:
+            result.examples.append(f"user {user} from {ip}: {why}")
 
 
 # -- the compliance run: each call against its row ------------------------------------------
@@ -1124,7 +1570,8 @@ def compliance_summary(result: ComplianceResult, *, show: int = 50) -> str:
 
 def run_once(system_name: str, profile: str, *, rate: float, seconds: float, hold_ms: int,
              workers: int, workdir: Path, extra_env: Mapping[str, str] | None = None,
-             tag: str = "run", smtp: str = "up", warmup_seconds: float = 0) -> RunResult:
+             tag: str = "run", smtp: str = "up", warmup_seconds: float = 0,
+             storm: StormSpec | None = None) -> RunResult:
     """Trunks + the system + the callers, all torn down afterwards. `smtp`: "up" (the router
     e-mails an SMTP sink, `smtp_sink`) or "down" (a port nothing listens on)."""
     if smtp not in ("up", "down"):
@@ -1135,35 +1582,50 @@ def run_once(system_name: str, profile: str, *, rate: float, seconds: float, hol
         result = _run_system(system_name, profile, rate=rate, seconds=seconds,
                              hold_ms=hold_ms, workers=workers, workdir=workdir,
                              extra_env=extra_env, tag=tag, sink=sink,
-                             warmup_seconds=warmup_seconds)
+                             warmup_seconds=warmup_seconds, storm=storm)
     return result
 
 
 def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, hold_ms: int,
                 workers: int, workdir: Path, extra_env: Mapping[str, str] | None, tag: str,
-                sink: tuple[str, SinkHandler] | None, warmup_seconds: float = 0) -> RunResult:
+                sink: tuple[str, SinkHandler] | None, warmup_seconds: float = 0,
+                storm: StormSpec | None = None) -> RunResult:
     check_bounds(rate, seconds, "127.0.0.1")
+    if storm is not None and system_name != "router":
+        raise LoadError("a rebind storm re-binds the router's users: --system router only")
     workdir.mkdir(parents=True, exist_ok=True)
+    plan = cold_plan(rate, seconds) if profile == COLD else None
+    callbacks: frozenset[str] = frozenset()
+    seeded: list[Seeding] = []
+    if plan is not None:
+        classes_ = cold_classes(plan, workdir)
+        callbacks = frozenset(cold_callers.cold_callback(u) for u in plan.emergency_callers())
+    else:
+        classes_ = PROFILES[profile]
     with trunks(workdir) as trunks_:
         system: System
         if system_name == "router":
-            system = start_router(workdir, trunks_, workers=workers, extra=extra_env,
-                                  smtp_url=sink[0] if sink is not None else None)
-            classes = PROFILES[profile]
+            system = start_router(
+                workdir, trunks_, workers=workers, extra=extra_env,
+                smtp_url=sink[0] if sink is not None else None,
+                seed_more=lambda url: seed_run_users(url, plan, storm, seeded))
+            classes = classes_
             psap: Trunk | None = trunks_.psap
         elif system_name == "kamailio-proxy":
             system = start_kamailio_proxy(workdir, trunks_)
-            classes, psap = PEER_PROFILES[profile], None
+            classes, psap = peer_classes(classes_), None
         elif system_name == "sippy":
             system = start_sippy(workdir, trunks_)
-            classes, psap = PEER_PROFILES[profile], None
+            classes, psap = peer_classes(classes_), None
         else:
             raise LoadError(f"unknown system {system_name!r}")
         try:
             result = run_load(system, classes, profile=profile, rate=rate, seconds=seconds,
                               hold_ms=hold_ms, workdir=workdir, tag=tag, psap=psap,
                               trunk_pids=[t.proc.pid for t in trunks_.all()],
-                              warmup_seconds=warmup_seconds)
+                              warmup_seconds=warmup_seconds, callbacks=callbacks,
+                              storm=storm, trunks_=trunks_)
+            result.seeding = seeded[0] if seeded else None
             if system_name == "router":
                 owed = result.emergency_answered * len(CONTACTS)
                 if sink is None:
@@ -1177,7 +1639,20 @@ def _run_system(system_name: str, profile: str, *, rate: float, seconds: float, 
             system.stop()
 
 
-def summary(result: RunResult) -> str:
+def seed_run_users(url: str, plan: cold_callers.ColdPlan | None, storm: StormSpec | None,
+                   seeded: list[Seeding]) -> None:
+    """The cold users and the storm users, bulk, timed together (`Seeding`)."""
+    found = []
+    if plan is not None:
+        found.append(seed_cold_users(url, plan))
+    if storm is not None:
+        found.append(seed_storm_users(url, storm))
+    if found:
+        seeded.append(Seeding(sum(s.located for s in found), sum(s.unlocated for s in found),
+                              sum(s.seconds for s in found)))
+
+
+def summary(result: RunResult, *, show_commands: bool = False) -> str:
     lines = [f"{result.system} {result.profile} {result.rate:g} calls/s for "
              f"{result.seconds:g} s: {'OK' if result.ok else 'FAILED'}",
              "class       offered  ok      failed  retrans  setup p50/p99/max ms"]
@@ -1197,14 +1672,31 @@ def summary(result: RunResult) -> str:
         w = result.warmup
         lines.append(f"warm-up (not counted): {w.offered} ordinary calls at "
                      f"{result.rate * WARMUP_SHARE:g}/s, {w.failed} failed")
+    if result.worker_decided:
+        lines.append("decided by a worker (the rest from the front's route cache): " + ", ".join(
+            f"{c.name} {result.worker_decided.get(c.name, 0)}/{c.offered}"
+            for c in result.classes))
+    if result.trunk_counts:
+        lines.append("calls at each trunk (received/expected): " + ", ".join(
+            f"{t.trunk} {t.received}/{t.expected}" + ("" if t.ok else " WRONG")
+            for t in result.trunk_counts))
+    if result.seeding is not None:
+        lines.append(result.seeding.line())
+    if result.storm is not None:
+        lines.append(result.storm.line())
     usage = result.usage
     lines.append("CPU (cores): " + ", ".join(f"{k} {v:.2f}" for k, v in
                                               sorted(usage.cpu_core_share.items())))
+    lines.append("CPU ms per call (SIPp excluded): " + ", ".join(
+        f"{k} {v:.3f}" for k, v in sorted(result.cpu_ms_per_call().items())))
     lines.append("RSS peak (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in
                                                 sorted(usage.rss_peak_mb.items())))
     lines.append(f"machine: {usage.machine_busy_share:.2f} of {os.cpu_count()} cores busy, "
                  f"{usage.others_core_share:.2f} by other processes; load average at start "
                  f"{usage.load_average}")
+    if show_commands:
+        lines.append("SIPp callers ($RUN: the run directory; $PORT: the system's SIP port):")
+        lines += [f"  {command}" for command in result.commands]
     return "\n".join(lines)
 
 
@@ -1219,7 +1711,9 @@ def main(argv: Sequence[str]) -> int:
         "compliance profile places each row of sipp-scenarios/load/compliance.csv once "
         "(at most rate x seconds rows) and checks each call against its row (trunk, PIDF-LO, "
         "callback number, answer), listing the rows that differ."))
-    parser.add_argument("profile", choices=sorted([*PROFILES, "compliance"]))
+    parser.add_argument("profile", choices=sorted([*PROFILES, COLD, "compliance"]), help=(
+        "cold: the mixed profile with every caller new to the run (its users bulk-seeded, "
+        "its CSVs written into the run directory by sipp-scenarios/load/cold_callers.py)"))
     parser.add_argument("--rate", type=float, default=20.0, help="calls a second (all classes)")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long calls start for")
     parser.add_argument("--hold-ms", type=int, default=1000, help="answered calls last this")
@@ -1236,8 +1730,35 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--smtp", choices=("up", "down"), default="up", help=(
         "up: the router e-mails a local SMTP sink (aiosmtpd) and the summary counts the "
         "e-mails; down: E911_SMTP_URL names a port nothing listens on (a mail outage)"))
+    parser.add_argument("--show-commands", action="store_true",
+                        help="print the SIPp callers' command lines after the summary")
+    parser.add_argument("--rebind-storm", type=int, default=0, metavar="USERS", help=(
+        "while the calls flow, re-bind this many users (each bound to its own device IP, "
+        "moved to another) through the store, one transaction each, and check that no call "
+        "placed after the last commit used an old decision (StormResult in loadlib; 0: none)"))
+    parser.add_argument("--storm-primed", type=int, default=1000, help=(
+        "of the storm's users, how many (the last re-bound) call once from their old device "
+        "IP before it (filling the front's cache with the old decision) and are probed from "
+        "their old and new IPs right after it"))
+    parser.add_argument("--storm-rate", type=float, default=100.0,
+                        help="calls/s of the storm's priming and probing callers")
+    parser.add_argument("--storm-after", type=float, default=2.0,
+                        help="seconds into the run before the storm's priming starts")
+    parser.add_argument("--storm-grace", type=float, default=0.0, help=(
+        "seconds between the storm's last commit and its probes (0: at once, the strict "
+        "check; more: how long the old decisions outlive a change)"))
     args = parser.parse_args(argv)
     extra = dict(item.split("=", 1) for item in args.set)
+    storm = None
+    if args.rebind_storm > 0:
+        storm = StormSpec(args.rebind_storm, min(args.storm_primed, args.rebind_storm),
+                          args.storm_rate, args.storm_after, args.storm_grace)
+        try:
+            check_bounds(args.storm_rate, max(1.0, 2 * storm.primed / args.storm_rate),
+                         "127.0.0.1")
+        except LoadError as exc:
+            print(f"error: storm: {exc}", file=sys.stderr)
+            return 2
     if args.profile == "compliance":
         return _compliance_main(args, extra)
     try:
@@ -1245,17 +1766,18 @@ def main(argv: Sequence[str]) -> int:
             result = run_once(args.system, args.profile, rate=args.rate, seconds=args.seconds,
                               hold_ms=args.hold_ms, workers=args.workers,
                               workdir=args.workdir.resolve(), extra_env=extra, smtp=args.smtp,
-                              warmup_seconds=args.warmup_seconds)
+                              warmup_seconds=args.warmup_seconds, storm=storm)
         else:
             with tempfile.TemporaryDirectory(prefix="e911-load-") as tmp:
                 result = run_once(args.system, args.profile, rate=args.rate,
                                   seconds=args.seconds, hold_ms=args.hold_ms,
                                   workers=args.workers, workdir=Path(tmp), extra_env=extra,
-                                  smtp=args.smtp, warmup_seconds=args.warmup_seconds)
+                                  smtp=args.smtp, warmup_seconds=args.warmup_seconds,
+                                  storm=storm)
     except LoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(summary(result))
+    print(summary(result, show_commands=args.show_commands))
     return 0 if result.ok else 1
 
 
