@@ -94,6 +94,9 @@ class FrontConfig:
     decisions: bool = False
     """Issue 19, E911_FRONT_DECISIONS=python: Kamailio runs the decision code itself
     (app_python3, router/kamailio/front_decide.py) for ordinary calls."""
+    workdir: Path = Path("/")
+    """The directory the router runs in: Kamailio changes its own to /, and the settings
+    (`.env`, a relative SQLite path) are relative to this one, as for the workers."""
     python_path: tuple[str, ...] = ()
     """Where Kamailio's interpreter finds the router and its libraries: the router's source
     root, then this interpreter's site-packages (the virtualenv's)."""
@@ -171,6 +174,7 @@ def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
         registration_token=settings.admin_tokens[0] if settings.admin_tokens else "",
         decisions=settings.front_decisions is FrontDecisions.PYTHON,
         python_path=python_path(),
+        workdir=Path.cwd(),
     )
 
 

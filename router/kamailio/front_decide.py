@@ -25,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 from dialplan import CallClass
@@ -128,8 +129,15 @@ def open_front_decider(settings: Settings) -> FrontDecider:
     loaded from it now, and a `CallRouter` built exactly as `e911-router worker` builds it.
     Call it in each Kamailio process after the fork: a store connection or a thread must never
     cross a fork."""
+    from sqlalchemy.engine import make_url
+
     from router.store.store import open_store  # SQLAlchemy and the drivers: only here
 
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(str(url.database)).is_file():
+        # Never create an empty store here: the supervisor's commands create and migrate it.
+        raise FileNotFoundError(f"no SQLite store at {url.database}")
     store = open_store(settings.database_url, migrate=False,
                        bind_prefixes=BindPrefixes(settings.bind_prefix_v4,
                                                   settings.bind_prefix_v6))

@@ -43,8 +43,10 @@ def _ksr() -> Any:
 class FrontKemi:
     """One per Kamailio process after the fork (app_python3 copies it into each child)."""
 
-    def __init__(self, ksr: Any) -> None:
+    def __init__(self, ksr: Any, workdir: str = "") -> None:
         self._ksr = ksr
+        self._workdir = workdir
+        """Where `run` works (Kamailio's own is /): `.env` and a relative SQLite path."""
         self._decider: FrontDecider | None = None
         self._pid = 0
         self._failed_at: float | None = None
@@ -65,6 +67,8 @@ class FrontKemi:
             return None
         self._pid, self._decider, self._failed_at = pid, None, None
         try:
+            if self._workdir:
+                os.chdir(self._workdir)  # in this process, after the fork: Kamailio uses none
             self._decider = open_front_decider(load_settings_from_environment())
         except Exception as exc:  # every call then goes to a worker, as without us
             self._failed_at = time.monotonic()
@@ -94,8 +98,9 @@ class FrontKemi:
         return 1
 
 
-def mod_init() -> FrontKemi:
-    """app_python3's entry point, in Kamailio's main process before it forks."""
+def mod_init(workdir: str = "") -> FrontKemi:
+    """app_python3's entry point (through the boot script), in Kamailio's main process before
+    it forks."""
     # Library log lines (the view's) as one line each on Kamailio's stderr; no debug lines.
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
@@ -103,4 +108,4 @@ def mod_init() -> FrontKemi:
         processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper("iso"),
                     structlog.processors.JSONRenderer()],
     )
-    return FrontKemi(_ksr())
+    return FrontKemi(_ksr(), workdir)

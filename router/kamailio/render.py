@@ -163,7 +163,8 @@ def _values(front: FrontConfig) -> dict[str, str]:
 
 def _front_decide_boot(front: FrontConfig) -> str:
     """The script app_python3 loads: the router and its virtualenv first on `sys.path` (the
-    system's dist-packages after them), then `mod_init` from router/kamailio/kemi.py."""
+    system's dist-packages after them), then `mod_init` from router/kamailio/kemi.py, told
+    the directory `run` works in (Kamailio changes its own to /)."""
     if not front.decisions:
         return ""
     return (
@@ -172,11 +173,14 @@ def _front_decide_boot(front: FrontConfig) -> str:
         "import site\n"
         "import sys\n\n"
         f"PATH = {list(front.python_path)!r}\n"
+        f"WORKDIR = {str(front.workdir)!r}  # Kamailio runs in /: .env, a relative SQLite path\n"
         "sys.path[:0] = [p for p in PATH if p not in sys.path]\n"
         "for entry in PATH[1:]:\n"
         "    site.addsitedir(entry)  # its .pth files\n\n"
         "try:\n"
-        "    from router.kamailio.kemi import mod_init  # noqa: F401\n"
+        "    from router.kamailio import kemi\n\n"
+        "    def mod_init():\n"
+        "        return kemi.mod_init(WORKDIR)\n"
         "except Exception as exc:  # Kamailio must start anyway: every call to a worker\n"
         "    sys.stderr.write(f'e911.front.decide_unavailable error={exc!r}\\n')\n\n"
         "    class _Off:\n"

@@ -232,7 +232,7 @@ def test_the_config_loads_app_python3_only_for_python_decisions(tmp_path: Path) 
     assert "#!define E911_FRONT_DECISIONS" in rendered_on.cfg
     assert "#!define E911_FRONT_DECISIONS" not in rendered_off.cfg
     assert rendered_off.front_decide_boot == ""
-    assert "from router.kamailio.kemi import mod_init" in rendered_on.front_decide_boot
+    assert "from router.kamailio import kemi" in rendered_on.front_decide_boot
     compile(rendered_on.front_decide_boot, FRONT_DECIDE_BOOT_FILE, "exec")
     write(on, rendered_on)
     write(off, rendered_off)
@@ -252,6 +252,14 @@ def test_the_boot_script_imports_the_router_in_a_fresh_interpreter(tmp_path: Pat
     out = subprocess.run(["/usr/bin/python3.11", "-I", "-c", code], capture_output=True,
                          text=True, timeout=60, check=False)
     assert out.stdout.strip() == "FrontKemi", out.stderr
+    assert f"WORKDIR = {str(Path.cwd())!r}" in boot.read_text()
+
+
+def test_a_missing_sqlite_store_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    with pytest.raises(FileNotFoundError):
+        open_front_decider(_settings(f"sqlite:///{missing}"))
+    assert not missing.exists()
 
 
 @pytest.mark.skipif(subprocess.run(["sh", "-c", "command -v kamailio"], capture_output=True,
