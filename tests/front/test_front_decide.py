@@ -18,7 +18,7 @@ from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import open_store
 from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
 from tests.support.router_run import RouterRun, requires_kamailio, running_router
-from tests.support.seeded_store import LOCATED_USER, OFFICE, USER_CALLBACK
+from tests.support.seeded_store import LOCATED_USER, OFFICE, PBX_PHONE_IP, USER_CALLBACK
 from tests.support.sipp import run_uac, uas_trunks
 
 pytestmark = [pytest.mark.scenario, requires_kamailio]
@@ -81,6 +81,24 @@ def test_located_call_and_invalid_number_are_decided_by_the_front_911_by_a_worke
         ended = router.wait_event("e911.call.ended", where=lambda e: e.get("result") == "bridged")
         assert ended["trunk"] == "psap"
         assert _front_stat(tmp_path, "decided_relay") == 2  # the 911 never asked Python
+
+
+def test_a_pbx_phone_is_located_by_the_device_the_pbx_names(
+    front_store_url: str, tmp_path: Path
+) -> None:
+    """Phone 3003 behind a PBX peer (127.0.0.2), bound at 10.1.2.3 only: the front decides
+    with the PBX's device-IP header, as a worker would, and relays the call itself."""
+    with uas_trunks(tmp_path, "uas-psap-answer") as (outbound,), \
+            running_router(_env(front_store_url, E911_TRUNK_OUTBOUND=outbound.uri,
+                                E911_PBX_PEERS="127.0.0.2/32"), tmp_path) as router:
+        result = run_uac("uac-device-ip-expect-200", router.sip_port, tmp_path,
+                         service=NUMBER, caller_csv="callers-pbx-phone.csv",
+                         source_ip="127.0.0.2", variables={"device_ip": PBX_PHONE_IP})
+        assert result.ok, result.errors
+        (invite,) = outbound.wait_invites(1)
+        assert "X-E911-" not in invite
+        assert _front_stat(tmp_path, "decided_relay") == 1
+        assert _worker_calls(router) == 0
 
 
 def test_unlocated_caller_still_gets_the_worker_announcement(

@@ -56,7 +56,10 @@ def test_ordinary_calls_stay_in_set_1_and_a_911_goes_to_the_reserved_worker(
             outbound, psap), \
             running_router({"E911_DATABASE_URL": front_store_url,
                             "E911_TRUNK_OUTBOUND": outbound.uri, "E911_TRUNK_PSAP": psap.uri,
-                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "0"}, tmp_path,
+                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "0",
+                            # Ordinary calls to workers at all (issue 19: the front would
+                            # decide these itself).
+                            "E911_FRONT_DECISIONS": "workers"}, tmp_path,
                            workers=WORKERS) as router:
         listed = (Path(router.env["E911_KAMAILIO_RUN_DIR"]) / "dispatcher.list").read_text()
         assert [line for line in listed.splitlines() if not line.startswith("#")] == [
