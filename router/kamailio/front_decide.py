@@ -14,8 +14,9 @@ Everything else (911/933, an unlocated caller's announcement, a bridged ordinary
 (E911_NORMAL_CALL_MODE=bridge), an INVITE the parser refuses, a view that cannot be brought up
 to date, any error) goes to a worker exactly as before: never worse than without this.
 
-Freshness (read-your-writes): before each decision the view compares its snapshot with the
-store's `change_seq()` and, when it moved, loads the change inline (`LocationView.refresh`):
+Freshness (read-your-writes): before each decision the store's `change_seq` is read (one
+autocommit query on a connection of this process's own, `Store.change_seq_reader`) and, when
+it differs from the view's, the change is loaded inline (`LocationView.refresh`):
 a call placed after a binding change was committed never uses the old decision. The view's
 poller thread is not started here: Kamailio holds the interpreter between calls.
 """
@@ -23,6 +24,7 @@ poller thread is not started here: Kamailio holds the interpreter between calls.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -74,15 +76,44 @@ class FreshView(Protocol):
     def seq(self) -> int | None: ...
 
 
+class SeqReader(Protocol):
+    """The store's change_seq, cheaply (`router.store.events.ChangeSeqReader`)."""
+
+    def __call__(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class FrontDecider:
     """One per Kamailio process, built after the fork (`open_front_decider`)."""
 
     def __init__(self, router: CallRouter, view: FreshView, *,
-                 pbx_peers: tuple[IPNetwork, ...], device_ip_header: str) -> None:
+                 pbx_peers: tuple[IPNetwork, ...], device_ip_header: str,
+                 seq_reader: Callable[[], SeqReader] | None = None) -> None:
         self._router = router
         self._view = view
         self._pbx_peers = pbx_peers
         self._device_ip_header = device_ip_header
+        self._open_reader = seq_reader
+        """Opens the cheap change_seq probe; None: `view.refresh()` compares on every call."""
+        self._reader: SeqReader | None = None
+
+    def _fresh(self) -> None:
+        """Bring the view to the store's last change; raises what the store raises."""
+        if self._open_reader is None:
+            self._view.refresh()
+            return
+        try:
+            if self._reader is None:
+                self._reader = self._open_reader()
+            seq = self._reader()
+        except Exception:
+            if self._reader is not None:
+                self._reader.close()
+            self._reader = None  # a new connection next time
+            raise
+        if seq != self._view.seq:
+            self._view.refresh()
 
     def decide(self, message: str, source: str, device: str) -> FrontDecision:
         """`message`: the INVITE as received ($mb); `source`: "ip:port" ($si, $sp);
@@ -103,7 +134,7 @@ class FrontDecider:
         if inbound.device_ip != front_device:
             return to_worker("device")  # the worker would be told another device: its call
         try:
-            self._view.refresh()  # read-your-writes: the store's last change, or no decision
+            self._fresh()  # read-your-writes: the store's last change, or no decision
         except Exception:
             return to_worker("store")
         seq = self._view.seq
@@ -145,4 +176,5 @@ def open_front_decider(settings: Settings) -> FrontDecider:
     view.refresh()
     router = CallRouter(settings.dialplan_config(), view, settings.routing_policy())
     return FrontDecider(router, view, pbx_peers=settings.pbx_peers,
-                        device_ip_header=settings.device_ip_header)
+                        device_ip_header=settings.device_ip_header,
+                        seq_reader=store.change_seq_reader)

@@ -270,3 +270,58 @@ def test_kamailio_accepts_both_configs(tmp_path: Path) -> None:
         write(front, render(front))
         result = check("kamailio", front.cfg_path)
         assert result.ok, result.output
+
+
+class _FlakyReader:
+    opened = 0
+
+    def __init__(self, values: list[int | Exception]) -> None:
+        _FlakyReader.opened += 1
+        self.values = values
+        self.closed = False
+
+    def __call__(self) -> int:
+        value = self.values.pop(0)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _CountingView:
+    def __init__(self) -> None:
+        self.seq: int | None = 7
+        self.refreshes = 0
+
+    def refresh(self) -> bool:
+        self.refreshes += 1
+        self.seq = 8
+        return True
+
+
+def test_the_cheap_probe_refreshes_only_on_a_change_and_reopens_after_an_error(url: str) -> None:
+    settings = _settings(url)
+    store = open_store(url, migrate=False)
+    try:
+        real = LocationView(store)
+        real.refresh()
+        router = CallRouter(settings.dialplan_config(), real, settings.routing_policy())
+        values: list[int | Exception] = [7, 7, 8, OSError("gone"), 8]
+        readers: list[_FlakyReader] = []
+
+        def open_reader() -> _FlakyReader:
+            readers.append(_FlakyReader(values))
+            return readers[-1]
+
+        view = _CountingView()
+        decider = FrontDecider(router, view, pbx_peers=(), device_ip_header="",
+                               seq_reader=open_reader)
+        whys = [decider.decide(_invite(NUMBER), "127.0.0.1:5999", "127.0.0.1").why
+                for _ in range(5)]
+        assert whys == ["", "", "", "store", ""]
+        assert view.refreshes == 1  # only when 8 != 7
+        assert len(readers) == 2 and readers[0].closed
+    finally:
+        store.close()
