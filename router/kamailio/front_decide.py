@@ -24,6 +24,7 @@ poller thread is not started here: Kamailio holds the interpreter between calls.
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -84,12 +85,26 @@ class SeqReader(Protocol):
     def close(self) -> None: ...
 
 
+STORE_RETRY_SECONDS = 1.0
+"""After the store failed, how long every call goes to a worker before it is asked again."""
+
+FRONT_CONNECT_ARGS = {"connect_timeout": "1", "tcp_user_timeout": "1000"}
+"""PostgreSQL from inside Kamailio: a store that does not answer costs a receiver at most
+about a second (then STORE_RETRY_SECONDS of worker path), not the engine's 5 s connect timeout
+or a TCP timeout of minutes."""
+
+
+class StoreDown(Exception):
+    """The store failed less than STORE_RETRY_SECONDS ago."""
+
+
 class FrontDecider:
     """One per Kamailio process, built after the fork (`open_front_decider`)."""
 
     def __init__(self, router: CallRouter, view: FreshView, *,
                  pbx_peers: tuple[IPNetwork, ...], device_ip_header: str,
-                 seq_reader: Callable[[], SeqReader] | None = None) -> None:
+                 seq_reader: Callable[[], SeqReader] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._router = router
         self._view = view
         self._pbx_peers = pbx_peers
@@ -97,9 +112,15 @@ class FrontDecider:
         self._open_reader = seq_reader
         """Opens the cheap change_seq probe; None: `view.refresh()` compares on every call."""
         self._reader: SeqReader | None = None
+        self._down_until = 0.0
+        self._clock = clock
 
     def _fresh(self) -> None:
-        """Bring the view to the store's last change; raises what the store raises."""
+        """Bring the view to the store's last change; raises what the store raises. After a
+        failure the store is not asked again for STORE_RETRY_SECONDS (every call goes to a
+        worker meanwhile): a store that is down must not hold a Kamailio process per call."""
+        if self._clock() < self._down_until:
+            raise StoreDown
         if self._open_reader is None:
             self._view.refresh()
             return
@@ -111,6 +132,7 @@ class FrontDecider:
             if self._reader is not None:
                 self._reader.close()
             self._reader = None  # a new connection next time
+            self._down_until = self._clock() + STORE_RETRY_SECONDS
             raise
         if seq != self._view.seq:
             self._view.refresh()
@@ -169,7 +191,10 @@ def open_front_decider(settings: Settings) -> FrontDecider:
             and not Path(str(url.database)).is_file():
         # Never create an empty store here: the supervisor's commands create and migrate it.
         raise FileNotFoundError(f"no SQLite store at {url.database}")
-    store = open_store(settings.database_url, migrate=False,
+    if url.get_backend_name() == "postgresql":
+        url = url.update_query_dict({k: v for k, v in FRONT_CONNECT_ARGS.items()
+                                     if k not in url.query})
+    store = open_store(url.render_as_string(hide_password=False), migrate=False,
                        bind_prefixes=BindPrefixes(settings.bind_prefix_v4,
                                                   settings.bind_prefix_v6))
     view = LocationView(store)

@@ -255,6 +255,23 @@ def test_the_boot_script_imports_the_router_in_a_fresh_interpreter(tmp_path: Pat
     assert f"WORKDIR = {str(Path.cwd())!r}" in boot.read_text()
 
 
+def test_postgresql_from_kamailio_gets_short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that does not answer costs a Kamailio receiver about a second, not the engine's
+    5 s connect timeout (nor minutes of TCP retries)."""
+    import router.store.store as store_module
+
+    seen: list[str] = []
+
+    def fake_open(url: str, **_kwargs: object) -> object:
+        seen.append(url)
+        raise OSError("not here")
+
+    monkeypatch.setattr(store_module, "open_store", fake_open)
+    with pytest.raises(OSError):
+        open_front_decider(_settings("postgresql://e911@127.0.0.1:5432/e911?connect_timeout=3"))
+    assert "connect_timeout=3" in seen[0] and "tcp_user_timeout=1000" in seen[0]
+
+
 def test_a_missing_sqlite_store_is_not_created(tmp_path: Path) -> None:
     missing = tmp_path / "none.db"
     with pytest.raises(FileNotFoundError):
@@ -316,11 +333,19 @@ def test_the_cheap_probe_refreshes_only_on_a_change_and_reopens_after_an_error(u
             return readers[-1]
 
         view = _CountingView()
+        now = [100.0]
         decider = FrontDecider(router, view, pbx_peers=(), device_ip_header="",
-                               seq_reader=open_reader)
-        whys = [decider.decide(_invite(NUMBER), "127.0.0.1:5999", "127.0.0.1").why
-                for _ in range(5)]
-        assert whys == ["", "", "", "store", ""]
+                               seq_reader=open_reader, clock=lambda: now[0])
+
+        def why() -> str:
+            return decider.decide(_invite(NUMBER), "127.0.0.1:5999", "127.0.0.1").why
+
+        assert [why(), why(), why(), why()] == ["", "", "", "store"]
+        # Not asked again for STORE_RETRY_SECONDS: the worker path, no new connection.
+        now[0] += 0.5
+        assert (why(), len(readers)) == ("store", 1)
+        now[0] += 1.0
+        assert why() == ""
         assert view.refreshes == 1  # only when 8 != 7
         assert len(readers) == 2 and readers[0].closed
     finally:
