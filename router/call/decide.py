@@ -71,17 +71,23 @@ class CallRouter:
         policy: RoutingPolicy,
         *,
         account_for: Callable[[InboundCall], str] = lambda _call: DEFAULT_ACCOUNT_ID,
+        catch_up: Callable[[int], None] | None = None,
     ) -> None:
         self._dialplan = dialplan_config
         self._view = view
         self.policy = policy
         self._account_for = account_for
+        self._catch_up = catch_up
+        """Brings the view to at least a given change_seq (`LocationView.catch_up`): called
+        when the front says which change it decided with (`InboundCall.view_seq`)."""
 
     def route(self, inbound: InboundCall, *, call_ref: str = "") -> Routed | ParseFailure:
         try:
             dialed = classify(inbound.request_uri, self._dialplan)
         except DialPlanParseError as exc:
             return ParseFailure(exc.sip_status, str(exc))
+        if inbound.view_seq is not None and self._catch_up is not None:
+            self._catch_up(inbound.view_seq)
         account_id = self._account_for(inbound)
         user = inbound.from_user or inbound.caller.user
         # An unknown device (None: issue 13) is looked up as "" (Unlocated, invalid_ip): its

@@ -62,6 +62,10 @@ class InboundCall:
     """The front kept the body (and padding headers) back because the whole INVITE would not
     fit what we read (`X-E911-Body: withheld`, from the front only): only the front can carry
     this call's media offer."""
+    view_seq: int | None = None
+    """The store's `change_seq` the front decided this call with (`X-E911-View-Seq`, from the
+    front only, issue 19): the worker's view must be at least that fresh to decide it, so a
+    call placed after a binding change never gets the old decision from a worker either."""
 
     @property
     def body_whole(self) -> bool:
@@ -83,6 +87,9 @@ _ECHOED = frozenset(("via", "record-route", "from", "to", "call-id", "cseq"))
 
 BODY_MARKER = "X-E911-Body"
 """`X-E911-Body: withheld` from the front: the body was kept back (route BRANCH)."""
+
+VIEW_SEQ_HEADER = "X-E911-View-Seq"
+"""From the front (route BRANCH): the `change_seq` its own decision saw (issue 19)."""
 
 
 def head_and_body(whole_msg: str) -> tuple[str, str]:
@@ -183,6 +190,8 @@ def parse_invite(
         elif device_ip_required or truncated:
             device_ip = None
     withheld = from_pbx and (header(headers, BODY_MARKER.lower()) or "").lower() == "withheld"
+    seen = header(headers, VIEW_SEQ_HEADER.lower()) if from_pbx else None
+    view_seq = int(seen) if seen is not None and seen.strip().isdigit() else None
     return InboundCall(
         call_id=call_id,
         request_uri=request_uri,
@@ -198,6 +207,7 @@ def parse_invite(
         echoed_bytes=sum(len(name) + len(value) + 4 for name, value in headers
                          if name in _ECHOED),
         body_withheld=withheld,
+        view_seq=view_seq,
     )
 
 

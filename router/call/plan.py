@@ -103,6 +103,12 @@ class CallPlan:
     def is_emergency(self) -> bool:
         return self.call_class in (CallClass.EMERGENCY, CallClass.EMERGENCY_TEST)
 
+    @property
+    def reason_header(self) -> tuple[str, str]:
+        """RFC 3326 s2: `Reason: SIP;cause=<status>;text="<reason>"`, with a REJECT or the
+        final answer after an announcement (the worker's and the front's, issue 19)."""
+        return ("Reason", f'SIP;cause={self.status};text="{self.reason}"')
+
     def hunts_on(self, status: int) -> bool:
         """After a trunk answered `status` (408 for our own timeout), try the next attempt?"""
         return status >= 300 and status not in self.stop_codes

@@ -81,14 +81,17 @@ def service_children(env_file: str | None, *, has_api: bool, has_sender: bool
     return specs
 
 
-def kamailio_child(settings: Settings, front: FrontConfig, binary: str) -> ChildSpec:
+def kamailio_child(settings: Settings, front: FrontConfig, binary: str,
+                   env_file: str | None = None) -> ChildSpec:
     """`-DD`: the main process stays in the foreground (our child) and forks its receivers;
     `-E`: log to stderr (ours); `-m`/`-M`: shared / private memory in MB (DESIGN.md: 64 MB of
-    shared memory fails at 500 calls/s)."""
+    shared memory fails at 500 calls/s). `--env-file` reaches Kamailio's Python (front
+    decisions, issue 19) as E911_ENV_FILE: it reads the same settings as the workers."""
     argv = (binary, "-DD", "-E", "-f", str(front.cfg_path),
             "-m", str(settings.kamailio_shm_mb), "-M", str(settings.kamailio_pkg_mb),
             "-Y", str(front.run_dir))
-    return ChildSpec("kamailio", argv, ChildKind.FRONT, own_group=True)
+    env = (("E911_ENV_FILE", str(Path(env_file).resolve())),) if env_file else ()
+    return ChildSpec("kamailio", argv, ChildKind.FRONT, env=env, own_group=True)
 
 
 def check_ports(settings: Settings, *, has_api: bool) -> None:
@@ -119,7 +122,7 @@ def build_children(settings: Settings, env_file: str | None, *, has_api: bool,
         front = prepare(settings)
         if front.announce.on:
             children.append(announcer_child(settings))
-        children.append(kamailio_child(settings, front, binary))
+        children.append(kamailio_child(settings, front, binary, env_file))
     return children
 
 

@@ -59,7 +59,7 @@ def _worker_command(args: argparse.Namespace) -> int:
                                           key=_records_key(settings))
     try:
         router = CallRouter(settings.dialplan_config(), observers.timed(view),
-                            settings.routing_policy())
+                            settings.routing_policy(), catch_up=view.catch_up)
         worker = Worker(config, router, on_route_decided=recorder.observe_route,
                         on_outcome=observers.observe)
         observers.start(lambda: worker.submit(lambda: len(worker.legs)))

@@ -7,13 +7,14 @@ strings Kamailio uses are the very settings and dial plan the workers use.
 from __future__ import annotations
 
 import ipaddress
+import site
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from router.call.additional_data import ProviderIdentity
 from router.call.modes import EmergencyRequestUri
 from router.call.plan import EMERGENCY_USER, TEST_USER, with_user
-from router.deploy import Front
+from router.deploy import Front, FrontDecisions
 from router.kamailio.announce import AnnounceFront, announce_front
 from router.kamailio.patterns import EmergencyPatterns, emergency_patterns
 from router.settings import Settings
@@ -90,6 +91,15 @@ class FrontConfig:
     registrations; empty when there is no administrator token to call it with."""
     registration_token: str = ""
     """The bearer token for it (the first of E911_ADMIN_TOKENS); never written in kamailio.cfg."""
+    decisions: bool = False
+    """Issue 19, E911_FRONT_DECISIONS=python: Kamailio runs the decision code itself
+    (app_python3, router/kamailio/front_decide.py) for ordinary calls."""
+    workdir: Path = Path("/")
+    """The directory the router runs in: Kamailio changes its own to /, and the settings
+    (`.env`, a relative SQLite path) are relative to this one, as for the workers."""
+    python_path: tuple[str, ...] = ()
+    """Where Kamailio's interpreter finds the router and its libraries: the router's source
+    root, then this interpreter's site-packages (the virtualenv's)."""
 
     @property
     def cfg_path(self) -> Path:
@@ -162,7 +172,18 @@ def front_config(settings: Settings, run_dir: Path) -> FrontConfig:
         if settings.emergency_request_uri is EmergencyRequestUri.SOS else None,
         registration_url=registration_url(settings) if settings.admin_tokens else "",
         registration_token=settings.admin_tokens[0] if settings.admin_tokens else "",
+        decisions=settings.front_decisions is FrontDecisions.PYTHON,
+        python_path=python_path(),
+        workdir=Path.cwd(),
     )
+
+
+def python_path() -> tuple[str, ...]:
+    """The router's source root and the site-packages of the interpreter rendering the config
+    (the virtualenv `e911-router` runs in): Kamailio embeds the system's libpython3.11, the
+    same CPython, so the virtualenv's compiled extensions load there too."""
+    root = str(Path(__file__).resolve().parents[2])
+    return (root, *(p for p in site.getsitepackages() if p != root))
 
 
 def registration_url(settings: Settings) -> str:

@@ -45,9 +45,13 @@ class Rendered:
     registration_secret: str = ""
     """`registrations-secret.cfg`: the API token kamailio.cfg imports (issue 17), kept out of
     kamailio.cfg because `kamailio-config --stdout` prints that."""
+    front_decide_boot: str = ""
+    """`front-decide.py`: the script app_python3 loads (issue 19), empty when
+    E911_FRONT_DECISIONS=workers."""
 
 
 REGISTRATION_SECRET_FILE = "registrations-secret.cfg"  # noqa: S105 (a file name)
+FRONT_DECIDE_BOOT_FILE = "front-decide.py"
 _TOKEN_SAFE = re.compile(r"[A-Za-z0-9._~+/=-]+")
 
 
@@ -68,7 +72,8 @@ def render(front: FrontConfig, template: str | None = None) -> Rendered:
         raise RenderError(f"template holes without values: {sorted(missing)}; values without "
                           f"holes: {sorted(unused)}")
     cfg = _HOLE.sub(lambda m: values[m.group(1)], text)
-    return Rendered(cfg, _dispatcher_list(front), _registration_secret(front))
+    return Rendered(cfg, _dispatcher_list(front), _registration_secret(front),
+                    _front_decide_boot(front))
 
 
 def write(front: FrontConfig, rendered: Rendered) -> None:
@@ -81,6 +86,11 @@ def write(front: FrontConfig, rendered: Rendered) -> None:
     with os.fdopen(fd, "w") as out:
         os.fchmod(out.fileno(), 0o600)
         out.write(rendered.registration_secret)
+    boot = front.run_dir / FRONT_DECIDE_BOOT_FILE
+    if rendered.front_decide_boot:
+        boot.write_text(rendered.front_decide_boot)
+    else:
+        boot.unlink(missing_ok=True)
 
 
 def check(binary: str, cfg_path: Path, timeout_seconds: float = 30.0) -> CheckResult:
@@ -145,7 +155,42 @@ def _values(front: FrontConfig) -> dict[str, str]:
                                  " front takes no registrations."),
         "registration_secret_file": _cfg_string(str(front.run_dir / REGISTRATION_SECRET_FILE)),
         "registration_url": _cfg_string(front.registration_url or "http://127.0.0.1:9/"),
+        "front_decisions_define": ("#!define E911_FRONT_DECISIONS" if front.decisions else
+                                   "# E911_FRONT_DECISIONS=workers: every call goes to a worker."),
+        "front_decide_boot": _cfg_string(str(front.run_dir / FRONT_DECIDE_BOOT_FILE)),
     }
+
+
+def _front_decide_boot(front: FrontConfig) -> str:
+    """The script app_python3 loads: the router and its virtualenv first on `sys.path` (the
+    system's dist-packages after them), then `mod_init` from router/kamailio/kemi.py, told
+    the directory `run` works in (Kamailio changes its own to /)."""
+    if not front.decisions:
+        return ""
+    return (
+        '"""Written by `e911-router kamailio-config` (router/kamailio/render.py): do not edit.\n'
+        'Kamailio\'s app_python3 loads it (E911_FRONT_DECISIONS=python)."""\n'
+        "import site\n"
+        "import sys\n\n"
+        f"PATH = {list(front.python_path)!r}\n"
+        f"WORKDIR = {str(front.workdir)!r}  # Kamailio runs in /: .env, a relative SQLite path\n"
+        "sys.path[:0] = [p for p in PATH if p not in sys.path]\n"
+        "for entry in PATH[1:]:\n"
+        "    site.addsitedir(entry)  # its .pth files\n\n"
+        "try:\n"
+        "    from router.kamailio import kemi\n\n"
+        "    def mod_init():\n"
+        "        return kemi.mod_init(WORKDIR)\n"
+        "except Exception as exc:  # Kamailio must start anyway: every call to a worker\n"
+        "    sys.stderr.write(f'e911.front.decide_unavailable error={exc!r}\\n')\n\n"
+        "    class _Off:\n"
+        "        def child_init(self, rank):\n"
+        "            return 0\n\n"
+        "        def decide(self, msg):\n"
+        "            return -1  # python_exec false: route FRONT_DECIDE sends it to a worker\n\n"
+        "    def mod_init():\n"
+        "        return _Off()\n"
+    )
 
 
 def _registration_secret(front: FrontConfig) -> str:

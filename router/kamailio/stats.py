@@ -62,7 +62,14 @@ def front_metrics(stats: Mapping[str, int]) -> list[Metric]:
         "e911_front_fallback_trunks",
         "Further emergency trunks the front tried after one failed (X-E911-Fallback).")
     fallback.add_metric([], stats.get("fallback_used", 0))
-    return [cache, redirects, fallback, *announce_metrics(stats)]
+    decisions = CounterMetricFamily(
+        "e911_front_decisions",
+        "Ordinary calls the front's own decision code (E911_FRONT_DECISIONS=python, issue 19) "
+        "relayed to their route (relay), answered 404 (reply), or left to a worker (worker); "
+        "docs/kamailio.md.", labels=["result"])
+    for result in ("relay", "reply", "worker"):
+        decisions.add_metric([result], stats.get(f"decided_{result}", 0))
+    return [cache, redirects, fallback, decisions, *announce_metrics(stats)]
 
 
 ANNOUNCE_RESULTS = ("started", "completed", "cancelled", "capped", "fallback")

@@ -378,6 +378,18 @@ class LocationView:
             self._swapped.notify_all()
         return True
 
+    def catch_up(self, seq: int) -> None:
+        """Read-your-writes for a call someone decided at change_seq `seq` (the front, issue
+        19): a view behind it loads the change now, on the calling thread. Never raises: a
+        store that does not answer leaves the snapshot we have (as the poller would)."""
+        snap = self._snapshot
+        if snap is not None and snap.seq >= seq:
+            return
+        try:
+            self.refresh()
+        except Exception:
+            log.warning("e911.view.catch_up_failed", seq=seq, exc_info=True)
+
     def wait_for_seq(self, seq: int, timeout: float) -> bool:
         """Block (not on the SIP thread!) until a snapshot at `seq` or later is in force."""
         deadline = time.monotonic() + timeout

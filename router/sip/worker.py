@@ -787,8 +787,8 @@ def front_ref(call_ref: str) -> str | None:
 
 
 def _reason(plan: CallPlan) -> tuple[str, str]:
-    """RFC 3326 s2: `Reason: SIP;cause=<code>;text="<why>"`."""
-    return ("Reason", f'SIP;cause={plan.status};text="{plan.reason}"')
+    """RFC 3326 s2: `Reason: SIP;cause=<code>;text="<why>"` (`CallPlan.reason_header`)."""
+    return plan.reason_header
 
 
 def _shed(routed: Routed | None) -> Execution:

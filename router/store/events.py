@@ -11,6 +11,7 @@ accounts, contacts, users, addresses, bindings and networks, and each step is lo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -75,6 +76,21 @@ class EventsStore(StoreBase):
         """The counter bumped by every change the view mirrors; cheap to poll."""
         with self._db.read() as conn:
             return int(conn.scalar(sa.select(schema.change_seq.c.seq)) or 0)
+
+    def change_seq_reader(self) -> ChangeSeqReader:
+        """`change_seq()` for a hot path (the front reads it before every decision, issue 19):
+        one driver connection of its own in autocommit (each read sees the last commit, no
+        transaction is left open), one fixed statement. Measured on SQLite: about a tenth of
+        `change_seq()`'s CPU (no pool checkout, no transaction, no statement compilation).
+        The caller closes it; after an error it is unusable (open another)."""
+        raw = self._db.engine.raw_connection()
+        driver = raw.driver_connection
+        if self._db.dialect == "postgresql":
+            driver.autocommit = True  # type: ignore[union-attr]
+        else:
+            driver.isolation_level = None  # type: ignore[union-attr]  # sqlite3: autocommit
+        return ChangeSeqReader(raw)
+
 
     def record_event(
         self,
@@ -266,3 +282,24 @@ def _event_from(row: Row[Any]) -> Event:
         sip_user=row.sip_user, network=row.network, data=dict(row.data),
         created_at=row.created_at,
     )
+
+
+class ChangeSeqReader:
+    """See `EventsStore.change_seq_reader`."""
+
+    SQL: Final = "SELECT seq FROM change_seq"  # schema.change_seq (a test checks the name)
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self._cursor = raw.cursor()
+
+    def __call__(self) -> int:
+        self._cursor.execute(self.SQL)
+        row = self._cursor.fetchone()
+        return int(row[0] or 0) if row is not None else 0
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._cursor.close()
+        with contextlib.suppress(Exception):
+            self._raw.invalidate()  # its settings differ from the pool's: never reused

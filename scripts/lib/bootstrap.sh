@@ -19,10 +19,12 @@ APT_LOCK_WAIT=(-o DPkg::Lock::Timeout=600)
 # What each script installs (the README says the same).
 # kamailio-utils-modules: http_client, the front's way to hand registrations to the API.
 # rtpengine-daemon: `rtpengine`, the front's announcement player (E911_ANNOUNCE_PATH=front).
-RUN_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules rtpengine-daemon)
+# kamailio-python3-modules: app_python3, the front's own decisions (E911_FRONT_DECISIONS=python).
+RUN_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules rtpengine-daemon
+  kamailio-python3-modules)
 # kamailio-presence-modules: pua_reginfo, for the PBX the registration tests run.
 TEST_PACKAGES=(python3.11-venv sip-tester kamailio kamailio-utils-modules rtpengine-daemon
-  kamailio-presence-modules sox baresip prometheus openssl postgresql)
+  kamailio-python3-modules kamailio-presence-modules sox baresip prometheus openssl postgresql)
 TEST_POSTGRES_URL="postgresql://postgres@127.0.0.1:5432/test"  # tests/support/postgres.py POSTGRES_URL
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }

@@ -32,6 +32,8 @@ def test_sigkilled_worker_under_load_costs_no_call(load_store_url: str, tmp_path
                              "E911_TRUNK_OUTBOUND": outbound.uri,
                              "E911_EMERGENCY_PATH": "front",
                              "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "0",
+                             # Every ordinary call to a worker, as this test means (issue 19).
+                             "E911_FRONT_DECISIONS": "workers",
                              "E911_KAMAILIO_WORKER_TIMEOUT_MS": "500"},
                             tmp_path, workers=3) as router:
             emergency = start_load(router.sip_port, "callers-911.csv", rate=4, calls=80,

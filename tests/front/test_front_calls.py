@@ -55,7 +55,10 @@ def test_normal_located_call_reaches_outbound_trunk_and_the_302_stays_in_the_fro
     E.164 number and the caller sees only the trunk's answer (never a 302)."""
     with uas_trunks(tmp_path, "uas-psap-answer") as (outbound,), \
             running_router({"E911_DATABASE_URL": front_store_url,
-                            "E911_TRUNK_OUTBOUND": outbound.uri}, tmp_path) as router:
+                            "E911_TRUNK_OUTBOUND": outbound.uri,
+                            # The worker path (the front decides it itself otherwise, issue
+                            # 19: tests/front/test_front_decide.py).
+                            "E911_FRONT_DECISIONS": "workers"}, tmp_path) as router:
         result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service="4065550123")
         assert result.ok, result.errors
         (invite,) = outbound.wait_invites(1)
@@ -121,7 +124,8 @@ def test_pbx_names_the_calling_device_and_the_worker_locates_it(
     with uas_trunks(tmp_path, "uas-psap-answer") as (outbound,), \
             running_router({"E911_DATABASE_URL": front_store_url,
                             "E911_TRUNK_OUTBOUND": outbound.uri,
-                            "E911_PBX_PEERS": "127.0.0.2/32"}, tmp_path) as router:
+                            "E911_PBX_PEERS": "127.0.0.2/32",
+                            "E911_FRONT_DECISIONS": "workers"}, tmp_path) as router:
         result = run_uac("uac-device-ip-expect-200", router.sip_port, tmp_path,
                          service="4065550123", caller_csv="callers-pbx-phone.csv",
                          source_ip="127.0.0.2", variables={"device_ip": PBX_PHONE_IP})

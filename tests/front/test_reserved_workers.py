@@ -56,7 +56,10 @@ def test_ordinary_calls_stay_in_set_1_and_a_911_goes_to_the_reserved_worker(
             outbound, psap), \
             running_router({"E911_DATABASE_URL": front_store_url,
                             "E911_TRUNK_OUTBOUND": outbound.uri, "E911_TRUNK_PSAP": psap.uri,
-                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "0"}, tmp_path,
+                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "0",
+                            # Ordinary calls to workers at all (issue 19: the front would
+                            # decide these itself).
+                            "E911_FRONT_DECISIONS": "workers"}, tmp_path,
                            workers=WORKERS) as router:
         listed = (Path(router.env["E911_KAMAILIO_RUN_DIR"]) / "dispatcher.list").read_text()
         assert [line for line in listed.splitlines() if not line.startswith("#")] == [
@@ -94,7 +97,10 @@ def test_911_keeps_its_location_while_every_ordinary_worker_is_stopped(
     from the front without waiting on any worker: it never falls back to the reserved one."""
     with uas_trunks(tmp_path, "uas-psap-answer", "uas-psap-answer") as (psap, sorting), \
             running_router({"E911_DATABASE_URL": front_store_url, "E911_TRUNK_PSAP": psap.uri,
-                            "E911_TRUNK_SORTING_CENTER": sorting.uri}, tmp_path,
+                            "E911_TRUNK_SORTING_CENTER": sorting.uri,
+                            # The ordinary call below must need a worker (issue 19: the
+                            # front would route a located caller's call itself).
+                            "E911_FRONT_DECISIONS": "workers"}, tmp_path,
                            workers=WORKERS) as router:
         router.signal_worker("worker-1", signal.SIGSTOP)
         router.signal_worker("worker-2", signal.SIGSTOP)

@@ -25,6 +25,9 @@ pytestmark = [pytest.mark.scenario, requires_kamailio]
 
 NUMBER = "4065550123"
 WORKERS = 2  # running_router's default
+WORKERS_DECIDE = {"E911_FRONT_DECISIONS": "workers"}
+"""The cache remembers a worker's 302: with the front's own decisions (issue 19) no worker
+would redirect a located caller's call, so these tests run the worker path."""
 
 
 def _front_stat(tmp_path: Path, name: str) -> int:
@@ -59,7 +62,8 @@ def test_repeated_located_call_is_routed_by_the_front_and_911_still_reaches_a_wo
             outbound, psap), \
             running_router({"E911_DATABASE_URL": front_store_url,
                             "E911_TRUNK_OUTBOUND": outbound.uri, "E911_TRUNK_PSAP": psap.uri,
-                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "60"}, tmp_path) as router:
+                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "60", **WORKERS_DECIDE},
+                           tmp_path) as router:
         for _ in range(3):
             result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service=NUMBER)
             assert result.ok, result.errors
@@ -90,7 +94,8 @@ def test_unlocated_caller_is_never_cached(front_store_url: str, tmp_path: Path) 
     """A caller with no address: the worker blocks the call (183 + 403) and nothing is cached,
     so every later call of theirs reaches a worker too (a hit needs a filled entry)."""
     with running_router({"E911_DATABASE_URL": front_store_url,
-                         "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "60"}, tmp_path) as router:
+                         "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "60", **WORKERS_DECIDE},
+                        tmp_path) as router:
         result = run_uac("uac-normal-unlocated-expect-183-403", router.sip_port, tmp_path,
                          service=NUMBER, caller_csv="callers-unlocated.csv",
                          variables={"rtp_port": "9"})
@@ -108,7 +113,8 @@ def test_cleared_binding_empties_the_cache_and_the_next_call_is_announced(
     with uas_trunks(tmp_path, "uas-psap-answer") as (outbound,), \
             running_router({"E911_DATABASE_URL": front_store_url,
                             "E911_TRUNK_OUTBOUND": outbound.uri,
-                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "60"}, tmp_path) as router:
+                            "E911_KAMAILIO_ROUTE_CACHE_SECONDS": "60", **WORKERS_DECIDE},
+                           tmp_path) as router:
         result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service=NUMBER)
         assert result.ok, result.errors
         outbound.wait_invites(1)

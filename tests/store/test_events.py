@@ -160,3 +160,24 @@ def test_record_events_appends_a_batch_in_order_in_one_transaction(store: Store)
         (e.id, "emergency_call.started", "1001", {"call_ref": f"call_{n}"}, T0)
         for n, e in enumerate(written)]
     assert store.record_events([]) == []
+
+
+def test_the_change_seq_reader_sees_every_commit_of_another_connection(
+    store: Store, open_another: Callable[..., Store], address: Callable[..., ValidatedAddress]
+) -> None:
+    """Issue 19: the front's cheap probe (autocommit, one fixed statement) reads what
+    `change_seq()` reads, and a write committed elsewhere is visible at the next read (no
+    transaction held open between reads)."""
+    from router.db import schema
+    from router.store.events import ChangeSeqReader
+
+    assert ChangeSeqReader.SQL.split()[-1] == schema.change_seq.name
+    reader = store.change_seq_reader()
+    writer = open_another()
+    try:
+        assert reader() == store.change_seq()
+        for house in ("105", "107", "109"):
+            writer.add_address(ACCT, "1001", address(house))
+            assert reader() == writer.change_seq()
+    finally:
+        reader.close()

@@ -261,11 +261,17 @@ def start_front(env: Mapping[str, str], tmp_path: Path, *, sip_port: int, worker
     values = {k: v for k, v in router_env(env, tmp_path, sip_port=sip_port,
                                           worker_port=worker_port, workers=workers).items()
               if k.startswith("E911_")}
+    # No store unless the test names one: the front's own decisions (issue 19) then leave
+    # every call to the (absent) workers, whatever store the working directory holds.
+    values.setdefault("E911_DATABASE_URL", f"sqlite:///{tmp_path / 'no-store.db'}")
     settings = load_settings(values)
     front = prepare(settings, tmp_path / "kamailio")
     spec = kamailio_child(settings, front, kamailio_binary(settings))
+    # The settings in its environment, as `run` gives them (Kamailio's Python reads them).
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("E911_")}
     proc = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**environment, **values, **dict(spec.env)})
     run = FrontOnly(proc, sip_port)
     threading.Thread(target=run._read, daemon=True).start()
     return run

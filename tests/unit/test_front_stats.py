@@ -42,6 +42,15 @@ def test_counters_are_served_with_their_labels() -> None:
     assert "e911_front_fallback_trunks_total 1.0" in text
 
 
+def test_front_decisions_are_served_by_result() -> None:
+    """Issue 19: the front's own decisions (decided_relay / _reply / _worker)."""
+    stats = parse_front_stats("script:e911_front:decided_relay = 12\n"
+                              "script:e911_front:decided_worker = 3\n")
+    families = {f.name: f for f in front_metrics(stats)}
+    samples = {s.labels["result"]: s.value for s in families["e911_front_decisions"].samples}
+    assert samples == {"relay": 12, "reply": 0, "worker": 3}
+
+
 def test_no_kamailio_means_no_series_not_zeros(tmp_path: Path) -> None:
     """A front that cannot be asked (no ctl socket) adds nothing to /metrics."""
     registry = CollectorRegistry()

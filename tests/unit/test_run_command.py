@@ -66,6 +66,11 @@ def test_kamailio_runs_in_the_foreground_with_the_configured_memory() -> None:
     assert child.argv == ("/usr/sbin/kamailio", "-DD", "-E", "-f", "/run/x/kamailio.cfg",
                           "-m", "1024", "-M", "16", "-Y", "/run/x")
     assert (child.kind, child.own_group) == (ChildKind.FRONT, True)
+    assert child.env == ()
+    # Issue 19: Kamailio's Python reads the same settings file as the workers.
+    with_file = kamailio_child(s, front_config(s, Path("/run/x")), "/usr/sbin/kamailio",
+                               "/etc/e911.env")
+    assert with_file.env == (("E911_ENV_FILE", "/etc/e911.env"),)
 
 
 def test_a_taken_worker_port_is_named() -> None:
