@@ -1673,7 +1673,8 @@ def summary(result: RunResult, *, show_commands: bool = False) -> str:
         lines.append(f"warm-up (not counted): {w.offered} ordinary calls at "
                      f"{result.rate * WARMUP_SHARE:g}/s, {w.failed} failed")
     if result.worker_decided:
-        lines.append("decided by a worker (the rest by the front: its own decision or its route cache): " + ", ".join(
+        lines.append("decided by a worker (the rest by the front: its own decision or its route "
+                     "cache): " + ", ".join(
             f"{c.name} {result.worker_decided.get(c.name, 0)}/{c.offered}"
             for c in result.classes))
     if result.trunk_counts:
