@@ -8,8 +8,6 @@ binding change (no wait, no sleep) gets the new decision.
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,13 @@ import pytest
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import open_store
 from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.support.router_run import RouterRun, requires_kamailio, running_router
+from tests.support.router_run import (
+    RouterRun,
+    front_stat,
+    requires_kamailio,
+    run_ctl_socket,
+    running_router,
+)
 from tests.support.seeded_store import LOCATED_USER, OFFICE, PBX_PHONE_IP, USER_CALLBACK
 from tests.support.sipp import run_uac, uas_trunks
 
@@ -28,14 +32,6 @@ CHANGES = 5
 """Binding changes in the read-your-writes test (each followed at once by a call)."""
 
 
-def _front_stat(tmp_path: Path, name: str) -> int:
-    ctl = tmp_path / "kamailio-127.0.0.1" / "kamailio.ctl"
-    out = subprocess.run(["kamcmd", "-s", f"unix:{ctl}", "stats.get_statistics",
-                          f"e911_front:{name}"],
-                         capture_output=True, text=True, timeout=10, check=True).stdout
-    match = re.search(rf"e911_front:{name} = (\d+)", out)
-    assert match is not None, out
-    return int(match.group(1))
 
 
 def _worker_calls(router: RouterRun) -> int:
@@ -68,8 +64,8 @@ def test_located_call_and_invalid_number_are_decided_by_the_front_911_by_a_worke
         assert "SIP/2.0 404 Not a dialable number" in result.messages
         assert 'Reason: SIP;cause=404;text="Not a dialable number"' in result.messages
 
-        assert (_front_stat(tmp_path, "decided_relay"),
-                _front_stat(tmp_path, "decided_reply")) == (2, 1)
+        assert (front_stat(run_ctl_socket(tmp_path), "decided_relay"),
+                front_stat(run_ctl_socket(tmp_path), "decided_reply")) == (2, 1)
         assert _worker_calls(router) == 0  # no worker saw any of the three
 
         result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service="911")
@@ -80,7 +76,8 @@ def test_located_call_and_invalid_number_are_decided_by_the_front_911_by_a_worke
             has_location=True, civic=OFFICE, language="en"))
         ended = router.wait_event("e911.call.ended", where=lambda e: e.get("result") == "bridged")
         assert ended["trunk"] == "psap"
-        assert _front_stat(tmp_path, "decided_relay") == 2  # the 911 never asked Python
+        # The 911 never asked Python:
+        assert front_stat(run_ctl_socket(tmp_path), "decided_relay") == 2
 
 
 def test_a_pbx_phone_is_located_by_the_device_the_pbx_names(
@@ -97,7 +94,7 @@ def test_a_pbx_phone_is_located_by_the_device_the_pbx_names(
         assert result.ok, result.errors
         (invite,) = outbound.wait_invites(1)
         assert "X-E911-" not in invite
-        assert _front_stat(tmp_path, "decided_relay") == 1
+        assert front_stat(run_ctl_socket(tmp_path), "decided_relay") == 1
         assert _worker_calls(router) == 0
 
 
@@ -111,8 +108,8 @@ def test_unlocated_caller_still_gets_the_worker_announcement(
         assert result.ok, result.errors
         assert 'Reason: SIP;cause=403;text="Emergency address not registered"' in result.messages
         router.wait_event("e911.call.ended", where=lambda e: e.get("status") == 403)
-        assert _front_stat(tmp_path, "decided_worker") == 1
-        assert _front_stat(tmp_path, "decided_relay") == 0
+        assert front_stat(run_ctl_socket(tmp_path), "decided_worker") == 1
+        assert front_stat(run_ctl_socket(tmp_path), "decided_relay") == 0
 
 
 def test_a_call_right_after_a_binding_change_uses_the_new_decision(
@@ -140,5 +137,5 @@ def test_a_call_right_after_a_binding_change_uses_the_new_decision(
                 assert len(outbound.wait_invites(k + 1)) == k + 1
         finally:
             store.close()
-        assert _front_stat(tmp_path, "decided_relay") == CHANGES
-        assert _front_stat(tmp_path, "decided_worker") == CHANGES
+        assert front_stat(run_ctl_socket(tmp_path), "decided_relay") == CHANGES
+        assert front_stat(run_ctl_socket(tmp_path), "decided_worker") == CHANGES

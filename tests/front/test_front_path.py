@@ -30,6 +30,7 @@ from tests.support.processes import wait_until
 from tests.support.router_run import (
     FrontOnly,
     RouterRun,
+    front_stat,
     requires_kamailio,
     running_router,
     start_front,
@@ -287,14 +288,6 @@ def _front_with(worker_headers: list[str], env: dict[str, str], tmp_path: Path,
         fake.stop()
 
 
-def _front_stat(tmp_path: Path, name: str) -> int:
-    """A Kamailio statistic through its ctl socket (kamcmd, as an operator reads it)."""
-    out = subprocess.run(["kamcmd", "-s", f"unix:{tmp_path / 'kamailio' / 'kamailio.ctl'}",
-                          "stats.get_statistics", f"e911_front:{name}"],
-                         capture_output=True, text=True, timeout=10, check=True).stdout
-    match = re.search(rf"e911_front:{name} = (\d+)", out)
-    assert match is not None, out
-    return int(match.group(1))
 
 
 _GOOD_PIDF = base64.b64encode(b'<?xml version="1.0"?><presence/>').decode()
@@ -332,8 +325,8 @@ def test_malformed_front_302_routes_to_sorting_center_without_location_and_is_co
             assert psap.invites() == []
             assert fake.invites == 1
             assert front.count_lines("e911.front.redirect_malformed class=1") == 1
-            assert _front_stat(tmp_path, "redirect_malformed") == 1
-            assert _front_stat(tmp_path, "redirect_built") == 0
+            assert front_stat(tmp_path / 'kamailio' / 'kamailio.ctl', "redirect_malformed") == 1
+            assert front_stat(tmp_path / 'kamailio' / 'kamailio.ctl', "redirect_built") == 0
 
 
 def test_small_mass_event_every_call_reaches_psap_with_its_own_pidf_lo(tmp_path: Path) -> None:

@@ -7,8 +7,6 @@ call); 911 and 933 never touch it, and an unlocated caller is never cached.
 
 from __future__ import annotations
 
-import re
-import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -17,7 +15,13 @@ import pytest
 from router.location.model import DEFAULT_ACCOUNT_ID
 from router.store.store import open_store
 from tests.support.pidf_check import InviteExpectation, assert_emergency_invite
-from tests.support.router_run import RouterRun, requires_kamailio, running_router
+from tests.support.router_run import (
+    RouterRun,
+    front_stat,
+    requires_kamailio,
+    run_ctl_socket,
+    running_router,
+)
 from tests.support.seeded_store import LOCATED_USER, OFFICE, USER_CALLBACK
 from tests.support.sipp import run_uac, uas_trunks
 
@@ -30,15 +34,6 @@ WORKERS_DECIDE = {"E911_FRONT_DECISIONS": "workers"}
 would redirect a located caller's call, so these tests run the worker path."""
 
 
-def _front_stat(tmp_path: Path, name: str) -> int:
-    """A Kamailio statistic through the running router's ctl socket (kamcmd)."""
-    ctl = tmp_path / "kamailio-127.0.0.1" / "kamailio.ctl"
-    out = subprocess.run(["kamcmd", "-s", f"unix:{ctl}", "stats.get_statistics",
-                          f"e911_front:{name}"],
-                         capture_output=True, text=True, timeout=10, check=True).stdout
-    match = re.search(rf"e911_front:{name} = (\d+)", out)
-    assert match is not None, out
-    return int(match.group(1))
 
 
 def _metrics(router: RouterRun) -> str:
@@ -72,8 +67,8 @@ def test_repeated_located_call_is_routed_by_the_front_and_911_still_reaches_a_wo
         assert [i.splitlines()[0] for i in invites] == [expected] * 3
         assert all("X-E911-" not in i for i in invites)
         router.wait_event("e911.call.ended", where=lambda e: e.get("result") == "redirected")
-        assert (_front_stat(tmp_path, "route_cache_filled"),
-                _front_stat(tmp_path, "route_cache_hit")) == (1, 2)
+        assert (front_stat(run_ctl_socket(tmp_path), "route_cache_filled"),
+                front_stat(run_ctl_socket(tmp_path), "route_cache_hit")) == (1, 2)
         assert _redirected(router.events) == 1  # only the first call reached a worker
         metrics = _metrics(router)
         assert 'e911_front_route_cache_total{result="hit"} 2.0' in metrics
@@ -87,7 +82,7 @@ def test_repeated_located_call_is_routed_by_the_front_and_911_still_reaches_a_wo
             has_location=True, civic=OFFICE, language="en"))
         ended = router.wait_event("e911.call.ended", where=lambda e: e.get("result") == "bridged")
         assert ended["trunk"] == "psap"
-        assert _front_stat(tmp_path, "route_cache_hit") == 2
+        assert front_stat(run_ctl_socket(tmp_path), "route_cache_hit") == 2
 
 
 def test_unlocated_caller_is_never_cached(front_store_url: str, tmp_path: Path) -> None:
@@ -101,8 +96,8 @@ def test_unlocated_caller_is_never_cached(front_store_url: str, tmp_path: Path) 
                          variables={"rtp_port": "9"})
         assert result.ok, result.errors
         router.wait_event("e911.call.ended", where=lambda e: e.get("status") == 403)
-        assert (_front_stat(tmp_path, "route_cache_filled"),
-                _front_stat(tmp_path, "route_cache_hit")) == (0, 0)
+        assert (front_stat(run_ctl_socket(tmp_path), "route_cache_filled"),
+                front_stat(run_ctl_socket(tmp_path), "route_cache_hit")) == (0, 0)
 
 
 def test_cleared_binding_empties_the_cache_and_the_next_call_is_announced(
@@ -118,7 +113,7 @@ def test_cleared_binding_empties_the_cache_and_the_next_call_is_announced(
         result = run_uac("uac-911-expect-200", router.sip_port, tmp_path, service=NUMBER)
         assert result.ok, result.errors
         outbound.wait_invites(1)
-        assert _front_stat(tmp_path, "route_cache_filled") == 1
+        assert front_stat(run_ctl_socket(tmp_path), "route_cache_filled") == 1
 
         mark = router.mark()
         store = open_store(front_store_url, migrate=False)
@@ -136,5 +131,5 @@ def test_cleared_binding_empties_the_cache_and_the_next_call_is_announced(
                          service=NUMBER, variables={"rtp_port": "9"})
         assert result.ok, result.errors
         assert 'Reason: SIP;cause=403;text="Emergency address not registered"' in result.messages
-        assert _front_stat(tmp_path, "route_cache_hit") == 0
+        assert front_stat(run_ctl_socket(tmp_path), "route_cache_hit") == 0
         assert len(outbound.invites()) == 1

@@ -73,7 +73,7 @@ def test_scripts_run_installs_a_subset_of_what_scripts_test_installs(tmp_path: P
     """The quick start's packages are the suite's too (one list each, in bootstrap.sh)."""
     run, test = packages("RUN_PACKAGES", tmp_path), packages("TEST_PACKAGES", tmp_path)
     assert run == ["python3.11-venv", "sip-tester", "kamailio", "kamailio-utils-modules",
-                   "rtpengine-daemon"]
+                   "rtpengine-daemon", "kamailio-python3-modules"]
     assert set(run) <= set(test)
     assert "postgresql" in test
 

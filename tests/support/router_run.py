@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -317,3 +318,19 @@ def send_invite(port: int, request_uri: str, *, timeout: float = 10.0) -> int:
                     sock.sendto(ack.encode(), ("127.0.0.1", port))
                 return status
     raise AssertionError(f"no final answer to INVITE {request_uri}")
+
+
+def front_stat(ctl_socket: Path, name: str) -> int:
+    """A front statistic (`e911_front:<name>`) through Kamailio's ctl socket, with kamcmd, as
+    an operator reads it."""
+    out = subprocess.run(["kamcmd", "-s", f"unix:{ctl_socket}", "stats.get_statistics",
+                          f"e911_front:{name}"],
+                         capture_output=True, text=True, timeout=10, check=True).stdout
+    match = re.search(rf"e911_front:{name} = (\d+)", out)
+    assert match is not None, out
+    return int(match.group(1))
+
+
+def run_ctl_socket(run_dir: Path) -> Path:
+    """The ctl socket of the Kamailio that `running_router` started in `run_dir`."""
+    return run_dir / "kamailio-127.0.0.1" / "kamailio.ctl"
