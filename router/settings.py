@@ -277,11 +277,12 @@ class Settings:
                                                 parse_int_range(0, 3600))
     """How long the front routes a located caller's ordinary calls itself after a worker
     redirected one (emptied when bindings change); 0: every call goes to a worker."""
-    front_decisions: FrontDecisions = setting("E911_FRONT_DECISIONS", "python",
+    front_decisions: FrontDecisions = setting("E911_FRONT_DECISIONS", "workers",
                                               parse_enum(FrontDecisions))
     """python: Kamailio runs the decision code itself (app_python3) and sends a located caller's
-    ordinary call to its route, an invalid number its 404, without a worker; workers: every
-    call goes to a worker. 911/933 and unlocated callers always reach a worker."""
+    ordinary call to its route, an invalid number its 404, without a worker; workers (the
+    default until a change storm cannot block it: docs/kamailio.md): every call goes to a
+    worker. 911/933 and unlocated callers always reach a worker."""
     kamailio_emergency_workers: int = resolved_setting("E911_KAMAILIO_EMERGENCY_WORKERS", "auto",
                                                        parse_emergency_workers)
     """The last this many local workers take only 911/933 from the front (their own dispatcher

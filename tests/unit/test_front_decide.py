@@ -225,8 +225,8 @@ def test_no_store_means_every_call_to_a_worker(
 
 
 def test_the_config_loads_app_python3_only_for_python_decisions(tmp_path: Path) -> None:
-    on = front_config(load_settings({}), tmp_path / "on")
-    off = front_config(load_settings({"E911_FRONT_DECISIONS": "workers"}), tmp_path / "off")
+    on = front_config(load_settings({"E911_FRONT_DECISIONS": "python"}), tmp_path / "on")
+    off = front_config(load_settings({}), tmp_path / "off")
     rendered_on, rendered_off = render(on), render(off)
     assert 'loadmodule "app_python3.so"' in rendered_on.cfg
     assert "#!define E911_FRONT_DECISIONS" in rendered_on.cfg
@@ -243,7 +243,7 @@ def test_the_config_loads_app_python3_only_for_python_decisions(tmp_path: Path) 
 def test_the_boot_script_imports_the_router_in_a_fresh_interpreter(tmp_path: Path) -> None:
     """What app_python3 does in Kamailio's main process, minus Kamailio: the system's
     python3.11 (the libpython Kamailio embeds), the boot script's sys.path, mod_init."""
-    front = front_config(load_settings({}), tmp_path)
+    front = front_config(load_settings({"E911_FRONT_DECISIONS": "python"}), tmp_path)
     write(front, render(front))
     boot = tmp_path / FRONT_DECIDE_BOOT_FILE
     code = (f"exec(open({str(boot)!r}).read()); import sys, types; "
