@@ -86,7 +86,11 @@ class CallRouter:
             dialed = classify(inbound.request_uri, self._dialplan)
         except DialPlanParseError as exc:
             return ParseFailure(exc.sip_status, str(exc))
-        if inbound.view_seq is not None and self._catch_up is not None:
+        if (inbound.view_seq is not None and self._catch_up is not None
+                and dialed.call_class not in (CallClass.EMERGENCY, CallClass.EMERGENCY_TEST)):
+            # Read-your-writes for ordinary calls only: a catch-up may read the store on the
+            # SIP thread, and a 911/933 never waits on I/O (a change storm blocked them:
+            # docs/kamailio.md "Change storms"); it locates with the view in force.
             self._catch_up(inbound.view_seq)
         account_id = self._account_for(inbound)
         user = inbound.from_user or inbound.caller.user
